@@ -1,0 +1,181 @@
+"""Start real database servers as child processes, each in its own temporary directory.
+
+A URL given in the environment (DATABASE_URL-style) is used instead of starting a server,
+so the same tests run against servers someone already has (MongoDB 7, say).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOOLS = Path(os.environ.get("FITMESH_TOOLS", Path.home() / ".cache" / "fitmesh")) / "bin"
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], name: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServerError(f"{name} exited with {proc.returncode} before accepting connections")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise ServerError(f"{name} did not accept connections on port {port} within {timeout:g}s")
+
+
+def find_binary(name: str, *patterns: str) -> str:
+    for candidate in (shutil.which(name), *(p for pat in patterns for p in sorted(glob.glob(pat)))):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise ServerError(f"{name} not found; run scripts/setup.sh")
+
+
+@dataclass
+class Server:
+    """A running server process; `url` is how clients reach it."""
+
+    name: str
+    url: str
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+    workdir: Path | None = None
+    restart_cmd: Callable[[], subprocess.Popen[bytes]] | None = field(default=None, repr=False)
+    # Accepting TCP is not always ready (PostgreSQL refuses logins while it recovers).
+    ready: Callable[[], bool] = field(default=lambda: True, repr=False)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        """Start the server again on the same port and data (after stop or kill)."""
+        if self.restart_cmd is None:
+            raise ServerError(f"{self.name} was given by URL and cannot be restarted")
+        self.proc = self.restart_cmd()
+        wait_for_port(self.port, self.proc, self.name)
+        deadline = time.monotonic() + 30
+        while not self.ready():
+            if time.monotonic() > deadline:
+                raise ServerError(f"{self.name} accepts connections but never became ready")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.stop()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _launch(cmd: list[str], log: Path, user: str | None = None) -> subprocess.Popen[bytes]:
+    if user:
+        cmd = ["runuser", "-u", user, "--", *cmd]
+    with log.open("ab") as out:
+        # Own process group: a Ctrl-C in the terminal reaches us, not the servers directly.
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def start_postgres() -> Server:
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        return Server("postgres", url, 0)
+    initdb = str(Path(find_binary("initdb", "/usr/lib/postgresql/*/bin/initdb")).resolve())
+    postgres = str(Path(initdb).with_name("postgres"))
+    workdir = Path(tempfile.mkdtemp(prefix="fitmesh-pg-"))
+    data = workdir / "data"
+    # initdb refuses to run as root; run the server as the postgres system user then.
+    user = "postgres" if os.geteuid() == 0 else None
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(workdir, entry.pw_uid, entry.pw_gid)
+    log = workdir / "server.log"
+    init = ["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]
+    init[0] = initdb
+    if user:
+        init = ["runuser", "-u", user, "--", *init]
+    subprocess.run(init, check=True, capture_output=True)
+    port = free_port()
+    cmd = [
+        postgres, "-D", str(data), "-p", str(port), "-k", str(workdir),
+        "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
+        "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+    ]  # fmt: skip
+    isready = [str(Path(initdb).with_name("pg_isready")), "-q", "-h", "127.0.0.1", "-p", str(port)]
+    server = Server("postgres", f"postgresql://postgres@127.0.0.1:{port}/postgres", port,
+                    workdir=workdir, restart_cmd=lambda: _launch(cmd, log, user),
+                    ready=lambda: subprocess.run(isready, check=False).returncode == 0)  # fmt: skip
+    server.restart()
+    return server
+
+
+def start_redis() -> Server:
+    if url := os.environ.get("TEST_REDIS_URL"):
+        return Server("redis", url, 0)
+    binary = find_binary("redis-server")
+    workdir = Path(tempfile.mkdtemp(prefix="fitmesh-redis-"))
+    port = free_port()
+    cmd = [
+        binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
+        "--save", "", "--appendonly", "yes", "--appendfsync", "no",
+    ]  # fmt: skip
+    log = workdir / "server.log"
+    server = Server("redis", f"redis://127.0.0.1:{port}/0", port, workdir=workdir,
+                    restart_cmd=lambda: _launch(cmd, log))  # fmt: skip
+    server.restart()
+    return server
+
+
+def start_mongo() -> Server:
+    """MongoDB when given by URL, else FerretDB on SQLite (MongoDB wire protocol)."""
+    if url := os.environ.get("TEST_MONGODB_URL"):
+        return Server("mongodb", url, 0)
+    binary = find_binary("ferretdb", str(TOOLS / "ferretdb"))
+    workdir = Path(tempfile.mkdtemp(prefix="fitmesh-ferretdb-"))
+    port = free_port()
+    cmd = [
+        binary, "--handler=sqlite", f"--sqlite-url=file:{workdir}/", f"--state-dir={workdir}",
+        f"--listen-addr=127.0.0.1:{port}", "--debug-addr=127.0.0.1:0",
+        "--telemetry=disable", "--log-level=warn",
+    ]  # fmt: skip
+    log = workdir / "server.log"
+    server = Server("mongodb", f"mongodb://127.0.0.1:{port}/", port, workdir=workdir,
+                    restart_cmd=lambda: _launch(cmd, log))  # fmt: skip
+    server.restart()
+    return server
+
+
+@contextlib.contextmanager
+def running(start: Callable[[], Server]) -> Iterator[Server]:
+    server = start()
+    try:
+        yield server
+    finally:
+        server.close()

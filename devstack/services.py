@@ -1,0 +1,102 @@
+"""Start fitmesh's own services as real processes (`python -m <service>`) and wait until
+their grpc.health.v1 says SERVING."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from devstack.servers import ServerError, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def health_status(address: str, service: str = "", timeout: float = 1.0) -> int:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        return int(reply.status)
+
+
+async def wait_serving(address: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if proc.poll() is not None:
+            raise ServerError(f"service at {address} exited with {proc.returncode}")
+        try:
+            if await health_status(address) == health_pb2.HealthCheckResponse.SERVING:
+                return
+        except grpc.aio.AioRpcError:
+            pass
+        await asyncio.sleep(0.1)
+    raise ServerError(f"service at {address} not SERVING within {timeout:g}s")
+
+
+@dataclass
+class ServiceProcess:
+    module: str
+    address: str
+    metrics_port: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def terminate(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self, timeout: float = 20) -> int:
+        self.terminate()
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.proc.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def launch(module: str, env: dict[str, str] | None = None) -> ServiceProcess:
+    """Start `python -m module` on free ports; the caller waits with `wait_serving`."""
+    grpc_port, metrics_port = free_port(), free_port()
+    full_env = {
+        **os.environ,
+        "GRPC_HOST": "127.0.0.1",
+        "GRPC_PORT": str(grpc_port),
+        "METRICS_PORT": str(metrics_port),
+        "SHUTDOWN_DRAIN_SECONDS": "0.5",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    log_path = Path(tempfile.mkstemp(prefix=f"fitmesh-{module}-", suffix=".log")[1])
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module], cwd=ROOT, env=full_env,
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    return ServiceProcess(module, f"127.0.0.1:{grpc_port}", metrics_port, proc, log_path)
+
+
+async def start(module: str, env: dict[str, str] | None = None) -> ServiceProcess:
+    service = launch(module, env)
+    try:
+        await wait_serving(service.address, service.proc)
+    except ServerError as exc:
+        service.kill()
+        raise ServerError(f"{exc}\n--- {module} log ---\n{service.log()}") from exc
+    return service

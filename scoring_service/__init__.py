@@ -1,0 +1,1 @@
+"""The scoring rules of fitmesh, served over gRPC. Stateless."""

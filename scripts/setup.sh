@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Install everything fitmesh needs to run and test on a Debian machine, idempotently:
+# uv and the locked Python environment, PostgreSQL and Redis (Debian packages),
+# FerretDB (a MongoDB wire-protocol server, built from the Go module proxy), buf and grpcurl.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TOOLS=${FITMESH_TOOLS:-$HOME/.cache/fitmesh}
+BIN=$TOOLS/bin
+FERRETDB_VERSION=v1.24.2
+BUF_VERSION=v1.75.0
+GRPCURL_VERSION=v1.9.4
+UV_VERSION=0.13.9
+mkdir -p "$BIN"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+need() {  # need <what> <how to get it>
+  say "missing $1 and cannot install it here: $2"
+  exit 1
+}
+
+apt_install() {
+  if [ "$(id -u)" -ne 0 ]; then
+    need "$*" "run 'sudo apt-get install $*' (Debian/Ubuntu), or set TEST_DATABASE_URL / TEST_REDIS_URL"
+  fi
+  say "installing $* from Debian packages"
+  if [ -z "$(find /var/lib/apt/lists -name '*Packages*' -print -quit 2>/dev/null)" ]; then
+    apt-get update -qq
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Python: uv and the locked environment.
+if ! command -v uv >/dev/null 2>&1; then
+  say "installing uv $UV_VERSION"
+  python3.11 -m pip install -q "uv==$UV_VERSION" || need uv "pip install uv==$UV_VERSION"
+fi
+(cd "$ROOT" && uv sync --frozen --python python3.11 -q)
+
+# Servers the tests and the local suite run against.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  apt_install postgresql
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+  apt_install redis-server
+fi
+
+# Go tools come from the Go module proxy.
+command -v go >/dev/null 2>&1 || need go "install Go 1.22 or newer (https://go.dev/dl/)"
+if [ ! -x "$BIN/ferretdb-$FERRETDB_VERSION" ]; then
+  say "building FerretDB $FERRETDB_VERSION (a few minutes, once)"
+  src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  work=$(mktemp -d)
+  cp -r "$src/." "$work"
+  chmod -R u+w "$work"
+  # FerretDB reads its version from a file its own build tooling normally writes.
+  echo "$FERRETDB_VERSION" >"$work/build/version/version.txt"
+  (cd "$work" && go build -o "$BIN/ferretdb-$FERRETDB_VERSION" ./cmd/ferretdb)
+  rm -rf "$work"
+fi
+ln -sf "ferretdb-$FERRETDB_VERSION" "$BIN/ferretdb"
+
+go_tool() {  # go_tool <name> <module path> <version>
+  if [ ! -x "$BIN/$1-$3" ]; then
+    say "installing $1 $3"
+    tmp=$(mktemp -d)
+    GOBIN=$tmp go install "$2@$3"
+    mv "$tmp/$1" "$BIN/$1-$3"
+    rm -rf "$tmp"
+  fi
+  ln -sf "$1-$3" "$BIN/$1"
+}
+go_tool buf github.com/bufbuild/buf/cmd/buf "$BUF_VERSION"
+go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
+say "ready (tools in $BIN)"

@@ -1,0 +1,1 @@
+"""What every fitmesh gRPC service needs: settings, logs, errors, metrics and the server."""

@@ -1,0 +1,72 @@
+"""Domain errors a service raises; the server interceptor turns them into gRPC statuses
+with google.rpc details. Kept free of gRPC so pure rules can raise them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class ServiceError(Exception):
+    """Base of the errors a client is meant to see; the message is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(ServiceError):
+    def __init__(self, violations: Iterable[FieldViolation], message: str = "") -> None:
+        self.violations = tuple(violations)
+        fields = ", ".join(v.field for v in self.violations)
+        super().__init__(message or f"invalid request: {fields}")
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class AlreadyExists(ServiceError):
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class FailedPrecondition(ServiceError):
+    pass
+
+
+class Unauthenticated(ServiceError):
+    pass
+
+
+class PermissionDenied(ServiceError):
+    pass
+
+
+class Unavailable(ServiceError):
+    pass
+
+
+class Violations:
+    """Collects every problem of a request, so the client learns all of them at once."""
+
+    def __init__(self) -> None:
+        self._items: list[FieldViolation] = []
+
+    def add(self, field: str, description: str) -> None:
+        self._items.append(FieldViolation(field, description))
+
+    def check_range(self, field: str, value: float | None, low: float, high: float) -> None:
+        if value is not None and not low <= value <= high:
+            self.add(field, f"must be between {low:g} and {high:g}")
+
+    def raise_if_any(self) -> None:
+        if self._items:
+            raise InvalidArgument(self._items)

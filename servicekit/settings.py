@@ -1,0 +1,23 @@
+"""Settings shared by every gRPC service, read once from environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; each service subclasses it to set its own port defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    grpc_host: str = "0.0.0.0"
+    grpc_port: int = Field(default=50050, ge=0, le=65535)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="0 disables the endpoint")
+    log_level: str = "INFO"
+    # How long to keep answering with NOT_SERVING before refusing new calls, so load
+    # balancers see the change; then how long in-flight calls get to finish.
+    shutdown_drain_seconds: float = Field(default=1.0, ge=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    # How often dependency health (databases) is probed to update grpc.health.v1.
+    health_probe_seconds: float = Field(default=2.0, gt=0)
