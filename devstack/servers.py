@@ -11,6 +11,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -63,10 +64,12 @@ class Server:
     restart_cmd: Callable[[], subprocess.Popen[bytes]] | None = field(default=None, repr=False)
     # Accepting TCP is not always ready (PostgreSQL refuses logins while it recovers).
     ready: Callable[[], bool] = field(default=lambda: True, repr=False)
+    # PostgreSQL's SIGTERM waits for every client to leave; SIGINT is its fast shutdown.
+    stop_signal: int = signal.SIGTERM
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(self.stop_signal)
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
@@ -97,11 +100,11 @@ class Server:
 
 
 def _launch(cmd: list[str], log: Path, user: str | None = None) -> subprocess.Popen[bytes]:
-    if user:
-        cmd = ["runuser", "-u", user, "--", *cmd]
     with log.open("ab") as out:
         # Own process group: a Ctrl-C in the terminal reaches us, not the servers directly.
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, user=user
+        )
 
 
 def start_postgres() -> Server:
@@ -117,11 +120,8 @@ def start_postgres() -> Server:
         entry = pwd.getpwnam(user)
         os.chown(workdir, entry.pw_uid, entry.pw_gid)
     log = workdir / "server.log"
-    init = ["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]
-    init[0] = initdb
-    if user:
-        init = ["runuser", "-u", user, "--", *init]
-    subprocess.run(init, check=True, capture_output=True)
+    init = [initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]
+    subprocess.run(init, check=True, capture_output=True, user=user, cwd=workdir)
     port = free_port()
     cmd = [
         postgres, "-D", str(data), "-p", str(port), "-k", str(workdir),
@@ -131,7 +131,8 @@ def start_postgres() -> Server:
     isready = [str(Path(initdb).with_name("pg_isready")), "-q", "-h", "127.0.0.1", "-p", str(port)]
     server = Server("postgres", f"postgresql://postgres@127.0.0.1:{port}/postgres", port,
                     workdir=workdir, restart_cmd=lambda: _launch(cmd, log, user),
-                    ready=lambda: subprocess.run(isready, check=False).returncode == 0)  # fmt: skip
+                    ready=lambda: subprocess.run(isready, check=False).returncode == 0,
+                    stop_signal=signal.SIGINT)  # fmt: skip
     server.restart()
     return server
 

@@ -130,13 +130,13 @@ def _goals(request: pb.EvaluateGoalsRequest) -> tuple[list[rules.Goal], rules.Co
 
 
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
-    async def ScoreWorkout(  # noqa: N802 - gRPC method name
+    async def ScoreWorkout(
         self, request: pb.ScoreWorkoutRequest, context: Context
     ) -> pb.ScoreWorkoutResponse:
         score = rules.score_workout(workout_from(request))
         return pb.ScoreWorkoutResponse(score=score_to_proto(score))
 
-    async def ScoreWeek(  # noqa: N802
+    async def ScoreWeek(
         self, request: pb.ScoreWeekRequest, context: Context
     ) -> pb.ScoreWeekResponse:
         week = rules.score_week(_week_workouts(request))
@@ -151,7 +151,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             meets_strength_guideline=week.meets_strength_guideline,
         )
 
-    async def EvaluateGoals(  # noqa: N802
+    async def EvaluateGoals(
         self, request: pb.EvaluateGoalsRequest, context: Context
     ) -> pb.EvaluateGoalsResponse:
         goals, contribution = _goals(request)

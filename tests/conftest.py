@@ -12,6 +12,7 @@ import pytest_asyncio
 from devstack import services
 from devstack.servers import Server, running, start_mongo, start_postgres, start_redis
 from fitmesh.scoring.v1 import scoring_pb2_grpc
+from fitmesh.user.v1 import user_pb2_grpc
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +46,55 @@ async def scoring_stub(
 ) -> AsyncIterator[scoring_pb2_grpc.ScoringServiceStub]:
     async with grpc.aio.insecure_channel(scoring_service.address) as channel:
         yield scoring_pb2_grpc.ScoringServiceStub(channel)
+
+
+def fresh_database(server: Server) -> str:
+    """A new, empty database on the server, so a test's data is its own."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def dev_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("dev-keys"))
+
+
+@pytest.fixture(scope="session")
+def user_service_env(
+    postgres: Server,
+    redis_server: Server,
+    scoring_service: services.ServiceProcess,
+    dev_keys_dir: str,
+) -> dict[str, str]:
+    return {
+        "DATABASE_URL": fresh_database(postgres),
+        "REDIS_URL": redis_server.url,
+        "SCORING_SERVICE_ADDRS": scoring_service.address,
+        "FITMESH_DEV_KEYS_DIR": dev_keys_dir,
+        "CONSUMER_CLAIM_IDLE_MS": "1000",
+        "CONSUMER_BLOCK_MS": "200",
+        "HEALTH_PROBE_SECONDS": "0.5",
+    }
+
+
+@pytest_asyncio.fixture(scope="session")
+async def user_service(
+    user_service_env: dict[str, str],
+) -> AsyncIterator[services.ServiceProcess]:
+    service = await services.start("user_service", user_service_env)
+    yield service
+    service.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def user_stub(
+    user_service: services.ServiceProcess,
+) -> AsyncIterator[user_pb2_grpc.UserServiceStub]:
+    async with grpc.aio.insecure_channel(user_service.address) as channel:
+        yield user_pb2_grpc.UserServiceStub(channel)

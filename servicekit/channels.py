@@ -1,0 +1,68 @@
+"""The one place that dials a backend: round_robin over every replica, retries for
+UNAVAILABLE on idempotent methods (gRPC service config, not hand-written loops), keepalive."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import grpc
+
+from servicekit.errors import Unavailable
+
+# Calls are retried by gRPC itself only when they cannot have had an effect twice.
+RETRY_POLICY = {
+    "maxAttempts": 3,
+    "initialBackoff": "0.05s",
+    "maxBackoff": "0.5s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
+
+
+def target(addresses: str) -> str:
+    """gRPC target for `host:port,host:port` (every replica) or a `dns:///name:port` URI.
+
+    A list of literal addresses uses the ipv4:/ipv6: schemes, which hold several addresses;
+    `localhost` is read as 127.0.0.1 so local lists work."""
+    addresses = addresses.strip()
+    if not addresses:
+        raise ValueError("no backend address configured")
+    if "://" in addresses or addresses.startswith(("dns:", "ipv4:", "ipv6:", "unix:")):
+        return addresses
+    parts = [a.strip().replace("localhost:", "127.0.0.1:") for a in addresses.split(",")]
+    if len(parts) == 1 and not parts[0][0].isdigit() and not parts[0].startswith("["):
+        return f"dns:///{parts[0]}"
+    scheme = "ipv6" if parts[0].startswith("[") else "ipv4"
+    return f"{scheme}:{','.join(parts)}"
+
+
+def service_config(service: str, idempotent: Sequence[str]) -> str:
+    config: dict[str, object] = {"loadBalancingConfig": [{"round_robin": {}}]}
+    if idempotent:
+        config["methodConfig"] = [
+            {
+                "name": [{"service": service, "method": m} for m in idempotent],
+                "retryPolicy": RETRY_POLICY,
+            }
+        ]
+    return json.dumps(config)
+
+
+def connect(addresses: str, service: str, idempotent: Sequence[str] = ()) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(
+        target(addresses),
+        options=[
+            ("grpc.service_config", service_config(service, idempotent)),
+            ("grpc.enable_retries", 1),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_timeout_ms", 10_000),
+            # Fail fast while no replica is reachable instead of queueing calls.
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 2_000),
+        ],
+    )
+
+
+def unavailable_from(error: grpc.aio.AioRpcError, what: str) -> Unavailable:
+    return Unavailable(f"{what} is unavailable ({error.code().name})")

@@ -1,0 +1,38 @@
+"""Opaque page tokens over a (timestamp, id) sort key: stable under concurrent inserts."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+from servicekit.errors import FieldViolation, InvalidArgument
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+def page_size(requested: int) -> int:
+    if requested < 0 or requested > MAX_PAGE_SIZE:
+        raise InvalidArgument([FieldViolation("page_size", f"must be 0-{MAX_PAGE_SIZE}")])
+    return requested or DEFAULT_PAGE_SIZE
+
+
+def encode(at: dt.datetime, key: str) -> str:
+    raw = json.dumps({"t": at.astimezone(dt.UTC).isoformat(), "k": key}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(token: str) -> tuple[dt.datetime, str] | None:
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        at = dt.datetime.fromisoformat(data["t"])
+        key = data["k"]
+        if not isinstance(key, str) or at.tzinfo is None:
+            raise ValueError("bad token")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgument([FieldViolation("page_token", "is not a valid page token")]) from exc
+    return at, key

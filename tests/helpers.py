@@ -1,0 +1,69 @@
+"""Small builders shared by the integration tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from fitmesh.user.v1 import user_pb2 as upb
+from fitmesh.user.v1 import user_pb2_grpc
+from servicekit.events import WorkoutCompleted
+
+PASSWORD = "correct horse battery"
+
+
+def unique(prefix: str = "u") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+async def register(stub: user_pb2_grpc.UserServiceStub, **profile: object) -> upb.User:
+    name = unique()
+    reply = await stub.Register(
+        upb.RegisterRequest(
+            username=name,
+            email=f"{name}@example.com",
+            password=PASSWORD,
+            profile=upb.Profile(**profile),  # type: ignore[arg-type]
+        ),
+        timeout=10,
+    )
+    return reply.user
+
+
+def workout_event(user_id: str, event_id: str | None = None, **values: float) -> WorkoutCompleted:
+    defaults = {
+        "duration": 1800.0,
+        "calories_burned": 300.0,
+        "moderate_minutes": 0.0,
+        "vigorous_minutes": 30.0,
+        "intensity_minutes": 60.0,
+        "distance_m": 5000.0,
+    }
+    defaults.update(values)
+    return WorkoutCompleted(
+        event_id=event_id or uuid.uuid4().hex,
+        user_id=user_id,
+        workout_id=uuid.uuid4().hex,
+        workout_type="running",
+        ended_at=dt.datetime.now(dt.UTC),
+        **defaults,
+    )
+
+
+async def wait_for(predicate: object, timeout: float = 20, interval: float = 0.05) -> None:
+    """Poll an async predicate until it holds."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():  # type: ignore[operator]
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+async def consumed(redis: object, group: str, stream: str = "fitmesh.workouts") -> bool:
+    """True when the group has read every entry of the stream and acknowledged it."""
+    info = await redis.xinfo_groups(stream)  # type: ignore[attr-defined]
+    mine = [g for g in info if g["name"] == group]
+    return bool(mine) and mine[0]["pending"] == 0 and mine[0]["lag"] == 0

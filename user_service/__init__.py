@@ -1,0 +1,1 @@
+"""Accounts, access tokens, profiles, goals and goal alerts, on PostgreSQL."""

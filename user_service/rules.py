@@ -1,0 +1,95 @@
+"""Validation of accounts, profiles and goals. Pure: values in, clean values or violations out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+from servicekit.errors import Violations
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+MIN_PASSWORD, MAX_PASSWORD = 10, 1024
+GOAL_TYPES = ("workouts_count", "active_minutes", "intensity_minutes", "calories", "distance_km")
+SEXES = ("female", "male", "other")
+MAX_GOAL_TARGET = 1_000_000
+MAX_GOAL_HORIZON = dt.timedelta(days=5 * 366)
+
+
+@dataclass(frozen=True)
+class Profile:
+    display_name: str | None = None
+    weight_kg: float | None = None
+    height_cm: float | None = None
+    birth_date: dt.date | None = None
+    sex: str | None = None
+    resting_heart_rate: int | None = None
+    max_heart_rate: int | None = None
+
+
+PROFILE_FIELDS = tuple(Profile.__dataclass_fields__)
+
+
+def check_username(v: Violations, username: str) -> None:
+    if not USERNAME.fullmatch(username):
+        v.add("username", "must be 3-32 characters of a-z, 0-9, '_', '.' and '-'")
+
+
+def normalize_email(v: Violations, email: str) -> str:
+    try:
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        v.add("email", str(exc))
+        return email
+
+
+def check_password(v: Violations, password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        v.add("password", f"must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")
+
+
+def parse_date(v: Violations, field: str, text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        v.add(field, "must be a date as YYYY-MM-DD")
+        return None
+
+
+def check_profile(v: Violations, p: Profile, today: dt.date, prefix: str = "profile.") -> None:
+    if p.display_name is not None and not 1 <= len(p.display_name.strip()) <= 64:
+        v.add(f"{prefix}display_name", "must be 1-64 characters")
+    v.check_range(f"{prefix}weight_kg", p.weight_kg, 20, 400)
+    v.check_range(f"{prefix}height_cm", p.height_cm, 50, 280)
+    v.check_range(f"{prefix}resting_heart_rate", p.resting_heart_rate, 30, 120)
+    v.check_range(f"{prefix}max_heart_rate", p.max_heart_rate, 100, 250)
+    rest, top = p.resting_heart_rate, p.max_heart_rate
+    if rest is not None and top is not None and rest >= top:
+        v.add(f"{prefix}max_heart_rate", "must be above resting_heart_rate")
+    if p.birth_date is not None and not (
+        today.replace(year=today.year - 120) <= p.birth_date <= today
+    ):
+        v.add(f"{prefix}birth_date", "must be in the past 120 years")
+    if p.sex is not None and p.sex not in SEXES:
+        v.add(f"{prefix}sex", f"must be one of {', '.join(SEXES)}")
+
+
+def age_on(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def check_goal_target(v: Violations, target_value: float) -> None:
+    if not (math.isfinite(target_value) and 0 < target_value <= MAX_GOAL_TARGET):
+        v.add("target_value", f"must be more than 0 and at most {MAX_GOAL_TARGET}")
+
+
+def check_goal_date(v: Violations, target_date: dt.date | None, today: dt.date) -> None:
+    if target_date is None:
+        return
+    if target_date < today:
+        v.add("target_date", "must be today or later")
+    elif target_date > today + MAX_GOAL_HORIZON:
+        v.add("target_date", "must be within five years")

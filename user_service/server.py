@@ -1,0 +1,313 @@
+"""gRPC glue of the user service: validate, call the store, shape the answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import grpc
+import redis.asyncio as aioredis
+
+from fitmesh.scoring.v1 import scoring_pb2 as spb
+from fitmesh.scoring.v1 import scoring_pb2_grpc
+from fitmesh.user.v1 import user_pb2 as pb
+from fitmesh.user.v1 import user_pb2_grpc
+from servicekit import channels, pagination
+from servicekit.errors import NotFound, Unauthenticated, Violations
+from servicekit.protoenum import enum_name
+from servicekit.server import Service
+from user_service import rules
+from user_service.events import GoalProgressConsumer
+from user_service.security import Cipher, Passwords, Tokens
+from user_service.settings import UserSettings
+from user_service.store import Store
+from user_service.views import goal_proto, notification_proto, user_proto
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def parse_id(v: Violations, field: str, text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        v.add(field, "must be an id as returned by this service")
+        return uuid.UUID(int=0)
+
+
+def profile_from(v: Violations, message: pb.Profile, prefix: str = "profile.") -> rules.Profile:
+    def get(name: str) -> Any:
+        return getattr(message, name) if message.HasField(name) else None  # type: ignore[arg-type]
+
+    birth = get("birth_date")
+    sex = get("sex")
+    sex_name = enum_name(pb.Sex, sex) if sex is not None else None
+    if sex is not None and sex_name is None:
+        v.add(f"{prefix}sex", "unknown value")
+    return rules.Profile(
+        display_name=get("display_name"),
+        weight_kg=get("weight_kg"),
+        height_cm=get("height_cm"),
+        birth_date=rules.parse_date(v, f"{prefix}birth_date", birth) if birth is not None else None,
+        sex=sex_name,
+        resting_heart_rate=get("resting_heart_rate"),
+        max_heart_rate=get("max_heart_rate"),
+    )
+
+
+class UserServicer(user_pb2_grpc.UserServiceServicer):
+    def __init__(self, store: Store, tokens: Tokens, cipher: Cipher) -> None:
+        self.store, self.tokens, self.cipher = store, tokens, cipher
+        self.passwords = Passwords()
+
+    def _columns(self, profile: rules.Profile, names: tuple[str, ...]) -> dict[str, Any]:
+        columns: dict[str, Any] = {}
+        for name in names:
+            value = getattr(profile, name)
+            if name == "birth_date":
+                columns["birth_date_enc"] = value and self.cipher.encrypt(value.isoformat())
+            else:
+                columns[name] = value.strip() if name == "display_name" and value else value
+        return columns
+
+    async def Register(self, request: pb.RegisterRequest, context: Context) -> pb.RegisterResponse:
+        v = Violations()
+        rules.check_username(v, request.username)
+        email = rules.normalize_email(v, request.email)
+        rules.check_password(v, request.password)
+        profile = profile_from(v, request.profile)
+        rules.check_profile(v, profile, today())
+        v.raise_if_any()
+        given = tuple(n for n in rules.PROFILE_FIELDS if getattr(profile, n) is not None)
+        row = await self.store.create_user(
+            {
+                "user_id": uuid.uuid4(),
+                "username": request.username,
+                "email": email,
+                "password_hash": await self.passwords.hash(request.password),
+                **self._columns(profile, given),
+            }
+        )
+        return pb.RegisterResponse(user=user_proto(row, self.cipher))
+
+    async def Authenticate(
+        self, request: pb.AuthenticateRequest, context: Context
+    ) -> pb.AuthenticateResponse:
+        found = await self.store.credentials(request.email.strip()) if request.email else None
+        stored = found["password_hash"] if found else None
+        if not await self.passwords.verify(stored, request.password) or found is None:
+            raise Unauthenticated("invalid email or password")
+        user_id = str(found["user_id"])
+        return pb.AuthenticateResponse(
+            access_token=self.tokens.issue(user_id),
+            token_type="bearer",  # noqa: S106 - the OAuth token type, not a secret
+            expires_in=self.tokens.ttl_seconds,
+            user_id=user_id,
+        )
+
+    async def _user(self, user_id: uuid.UUID) -> dict[str, Any]:
+        row = await self.store.get_user(user_id)
+        if row is None:
+            raise NotFound("no such user")
+        return row
+
+    async def GetUser(self, request: pb.GetUserRequest, context: Context) -> pb.GetUserResponse:
+        v = Violations()
+        user_id = parse_id(v, "user_id", request.user_id)
+        v.raise_if_any()
+        return pb.GetUserResponse(user=user_proto(await self._user(user_id), self.cipher))
+
+    async def UpdateProfile(
+        self, request: pb.UpdateProfileRequest, context: Context
+    ) -> pb.UpdateProfileResponse:
+        v = Violations()
+        user_id = parse_id(v, "user_id", request.user_id)
+        paths = tuple(dict.fromkeys(request.update_mask.paths))
+        for path in paths:
+            if path not in rules.PROFILE_FIELDS:
+                v.add("update_mask", f"unknown profile field {path!r}")
+        if not paths:
+            v.add("update_mask", "name at least one profile field")
+        given = profile_from(v, request.profile)
+        changes = rules.Profile(
+            **{n: getattr(given, n) for n in paths if n in rules.PROFILE_FIELDS}
+        )
+        rules.check_profile(v, changes, today())
+        v.raise_if_any()
+        # Checks that span fields (resting below max) use the stored values too.
+        current = profile_from(v, user_proto(await self._user(user_id), self.cipher).profile)
+        merged = rules.Profile(
+            **{n: getattr(changes if n in paths else current, n) for n in rules.PROFILE_FIELDS}
+        )
+        rules.check_profile(v, merged, today())
+        v.raise_if_any()
+        row = await self.store.update_profile(user_id, self._columns(merged, paths))
+        if row is None:
+            raise NotFound("no such user")
+        return pb.UpdateProfileResponse(user=user_proto(row, self.cipher))
+
+    async def CreateGoal(
+        self, request: pb.CreateGoalRequest, context: Context
+    ) -> pb.CreateGoalResponse:
+        v = Violations()
+        user_id = parse_id(v, "user_id", request.user_id)
+        goal_type = enum_name(spb.GoalType, request.goal_type)
+        if goal_type is None:
+            v.add("goal_type", f"must be one of {', '.join(rules.GOAL_TYPES)}")
+        rules.check_goal_target(v, request.target_value)
+        target_date = rules.parse_date(v, "target_date", request.target_date)
+        rules.check_goal_date(v, target_date, today())
+        v.raise_if_any()
+        await self._user(user_id)
+        row = await self.store.create_goal(
+            {
+                "goal_id": uuid.uuid4(),
+                "user_id": user_id,
+                "goal_type": goal_type,
+                "target_value": request.target_value,
+                "target_date": target_date,
+            }
+        )
+        return pb.CreateGoalResponse(goal=goal_proto(row))
+
+    async def ListGoals(
+        self, request: pb.ListGoalsRequest, context: Context
+    ) -> pb.ListGoalsResponse:
+        user_id, limit, after = _page_request(request)
+        page = await self.store.list_goals(user_id, limit, after)
+        return pb.ListGoalsResponse(
+            goals=[goal_proto(r) for r in page.rows],
+            next_page_token=_next_token(page, "created_at", "goal_id"),
+        )
+
+    async def _goal_ids(self, user_id: str, goal_id: str) -> tuple[uuid.UUID, uuid.UUID]:
+        v = Violations()
+        ids = parse_id(v, "user_id", user_id), parse_id(v, "goal_id", goal_id)
+        v.raise_if_any()
+        return ids
+
+    async def GetGoal(self, request: pb.GetGoalRequest, context: Context) -> pb.GetGoalResponse:
+        row = await self.store.get_goal(*await self._goal_ids(request.user_id, request.goal_id))
+        if row is None:
+            raise NotFound("no such goal")
+        return pb.GetGoalResponse(goal=goal_proto(row))
+
+    async def UpdateGoal(
+        self, request: pb.UpdateGoalRequest, context: Context
+    ) -> pb.UpdateGoalResponse:
+        user_id, goal_id = await self._goal_ids(request.user_id, request.goal_id)
+        v = Violations()
+        paths = set(request.update_mask.paths)
+        if not paths or not paths <= {"target_value", "target_date"}:
+            v.add("update_mask", "name target_value and/or target_date")
+        changes: dict[str, Any] = {}
+        if "target_value" in paths:
+            rules.check_goal_target(v, request.target_value)
+            changes["target_value"] = request.target_value
+        if "target_date" in paths:
+            changes["target_date"] = rules.parse_date(v, "target_date", request.target_date)
+            rules.check_goal_date(v, changes["target_date"], today())
+        v.raise_if_any()
+        current = await self.store.get_goal(user_id, goal_id)
+        if current is None:
+            raise NotFound("no such goal")
+        if changes.get("target_value", float("inf")) <= current["current_progress"]:
+            v.add(
+                "target_value",
+                f"must be above the progress so far ({current['current_progress']:g})",
+            )
+        v.raise_if_any()
+        if current["status"] == "expired" and "target_date" in changes:
+            changes["status"] = "active"  # a later date gives an expired goal another chance
+        row = await self.store.update_goal(user_id, goal_id, changes)
+        if row is None:
+            raise NotFound("no such goal")
+        return pb.UpdateGoalResponse(goal=goal_proto(row))
+
+    async def DeleteGoal(
+        self, request: pb.DeleteGoalRequest, context: Context
+    ) -> pb.DeleteGoalResponse:
+        if not await self.store.delete_goal(
+            *await self._goal_ids(request.user_id, request.goal_id)
+        ):
+            raise NotFound("no such goal")
+        return pb.DeleteGoalResponse()
+
+    async def ListNotifications(
+        self, request: pb.ListNotificationsRequest, context: Context
+    ) -> pb.ListNotificationsResponse:
+        user_id, limit, after = _page_request(request)
+        page = await self.store.list_notifications(user_id, limit, after)
+        return pb.ListNotificationsResponse(
+            notifications=[notification_proto(r) for r in page.rows],
+            next_page_token=_next_token(page, "created_at", "notification_id"),
+        )
+
+
+def _page_request(request: Any) -> tuple[uuid.UUID, int, tuple[dt.datetime, str] | None]:
+    v = Violations()
+    user_id = parse_id(v, "user_id", request.user_id)
+    v.raise_if_any()
+    after = pagination.decode(request.page_token)
+    if after is not None:
+        parse_id(v, "page_token", after[1])
+        v.raise_if_any()
+    return user_id, pagination.page_size(request.page_size), after
+
+
+def _next_token(page: Any, at: str, key: str) -> str:
+    if not page.more:
+        return ""
+    last = page.rows[-1]
+    return pagination.encode(last[at], str(last[key]))
+
+
+class Resources:
+    """What the service opens at start and closes at stop. gRPC channels belong to the
+    event loop they are made on, so they are made in `start`, on the serving loop."""
+
+    def __init__(self, settings: UserSettings) -> None:
+        self.settings = settings
+        self.store = Store(settings.database_url, settings.database_pool_size)
+        self.redis = aioredis.from_url(settings.redis_url, decode_responses=True)
+        self._channel: grpc.aio.Channel | None = None
+        self._consumer: GoalProgressConsumer | None = None
+
+    async def start(self) -> None:
+        await self.store.start()
+        self._channel = channels.connect(
+            self.settings.scoring_service_addrs,
+            "fitmesh.scoring.v1.ScoringService",
+            idempotent=["ScoreWorkout", "ScoreWeek", "EvaluateGoals"],
+        )
+        scoring = scoring_pb2_grpc.ScoringServiceStub(self._channel)
+        self._consumer = GoalProgressConsumer(self.store, self.redis, scoring, self.settings)
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        if self._consumer:
+            await self._consumer.stop()
+        if self._channel:
+            await self._channel.close()
+        await self.redis.aclose()
+        await self.store.stop()
+
+
+def build(settings: UserSettings) -> Service:
+    resources = Resources(settings)
+    servicer = UserServicer(
+        resources.store,
+        Tokens(settings.jwt_private_key, settings.jwt_issuer, settings.access_token_ttl_seconds),
+        Cipher(settings.encryption_keys),
+    )
+    return Service(
+        name="user_service",
+        full_names=[pb.DESCRIPTOR.services_by_name["UserService"].full_name],
+        register=lambda server: user_pb2_grpc.add_UserServiceServicer_to_server(servicer, server),
+        probes=[resources.store.ping],
+        lifecycles=[resources],
+    )
