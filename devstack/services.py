@@ -73,15 +73,17 @@ class ServiceProcess:
 
 def launch(module: str, env: dict[str, str] | None = None) -> ServiceProcess:
     """Start `python -m module` on free ports; the caller waits with `wait_serving`."""
-    grpc_port, metrics_port = free_port(), free_port()
+    env = env or {}
+    grpc_port = int(env.get("GRPC_PORT") or free_port())
+    metrics_port = int(env.get("METRICS_PORT") or free_port())
     full_env = {
         **os.environ,
         "GRPC_HOST": "127.0.0.1",
-        "GRPC_PORT": str(grpc_port),
-        "METRICS_PORT": str(metrics_port),
         "SHUTDOWN_DRAIN_SECONDS": "0.5",
         "PYTHONUNBUFFERED": "1",
-        **(env or {}),
+        **env,
+        "GRPC_PORT": str(grpc_port),
+        "METRICS_PORT": str(metrics_port),
     }
     log_path = Path(tempfile.mkstemp(prefix=f"fitmesh-{module}-", suffix=".log")[1])
     with log_path.open("wb") as out:

@@ -61,6 +61,9 @@ class RunningServer:
 
     async def start(self) -> None:
         service, settings = self.service, self.settings
+        # Resources open first, on this loop, so servicers are built with them ready.
+        for lifecycle in service.lifecycles:
+            await lifecycle.start()
         service.register(self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = (*service.full_names, health.SERVICE_NAME, reflection.SERVICE_NAME)
@@ -68,8 +71,6 @@ class RunningServer:
         self.port = self.server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         if self.port == 0:
             raise RuntimeError(f"cannot bind {settings.grpc_host}:{settings.grpc_port}")
-        for lifecycle in service.lifecycles:
-            await lifecycle.start()
         await self._set_all(NOT_SERVING)
         await self.server.start()
         await self._probe()

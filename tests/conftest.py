@@ -11,6 +11,7 @@ import pytest_asyncio
 
 from devstack import services
 from devstack.servers import Server, running, start_mongo, start_postgres, start_redis
+from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from fitmesh.user.v1 import user_pb2_grpc
 
@@ -98,3 +99,36 @@ async def user_stub(
 ) -> AsyncIterator[user_pb2_grpc.UserServiceStub]:
     async with grpc.aio.insecure_channel(user_service.address) as channel:
         yield user_pb2_grpc.UserServiceStub(channel)
+
+
+@pytest.fixture(scope="session")
+def activity_service_env(
+    mongo: Server, redis_server: Server, scoring_service: services.ServiceProcess
+) -> dict[str, str]:
+    import uuid
+
+    return {
+        "MONGODB_URL": mongo.url,
+        "MONGODB_DATABASE": f"t_{uuid.uuid4().hex[:12]}",
+        "REDIS_URL": redis_server.url,
+        "SCORING_SERVICE_ADDRS": scoring_service.address,
+        "RECOVERY_INTERVAL_SECONDS": "0.3",
+        "HEALTH_PROBE_SECONDS": "0.5",
+    }
+
+
+@pytest_asyncio.fixture(scope="session")
+async def activity_service(
+    activity_service_env: dict[str, str],
+) -> AsyncIterator[services.ServiceProcess]:
+    service = await services.start("activity_service", activity_service_env)
+    yield service
+    service.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def activity_stub(
+    activity_service: services.ServiceProcess,
+) -> AsyncIterator[activity_pb2_grpc.ActivityServiceStub]:
+    async with grpc.aio.insecure_channel(activity_service.address) as channel:
+        yield activity_pb2_grpc.ActivityServiceStub(channel)

@@ -25,8 +25,9 @@ def differences(left: Path, right: Path) -> list[str]:
 def test_generated_code_is_fresh(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "protogen.py"), str(tmp_path)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     stale = differences(ROOT / "fitmesh", tmp_path / "fitmesh")
     assert not stale, f"generated code is stale, run `make proto`: {stale}"
 
@@ -34,8 +35,9 @@ def test_generated_code_is_fresh(tmp_path: Path) -> None:
 def test_freshness_check_notices_a_changed_file(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "protogen.py"), str(tmp_path)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     target = tmp_path / "fitmesh" / "scoring" / "v1" / "scoring_pb2.pyi"
     target.write_text(target.read_text() + "\n# edited by hand\n")
     assert differences(ROOT / "fitmesh", tmp_path / "fitmesh") == [

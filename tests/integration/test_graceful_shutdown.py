@@ -44,8 +44,9 @@ async def test_in_flight_call_finishes_during_shutdown() -> None:
         full_names=["fitmesh.scoring.v1.ScoringService"],
         register=lambda server: scoring_pb2_grpc.add_ScoringServiceServicer_to_server(slow, server),
     )
-    settings = ServiceSettings(grpc_host="127.0.0.1", grpc_port=0, shutdown_drain_seconds=0.3,
-                               shutdown_grace_seconds=5)  # fmt: skip
+    settings = ServiceSettings(
+        grpc_host="127.0.0.1", grpc_port=0, shutdown_drain_seconds=0.3, shutdown_grace_seconds=5
+    )
     running = RunningServer(service, settings)
     await running.start()
     address = f"127.0.0.1:{running.port}"
@@ -83,8 +84,9 @@ async def test_health_follows_dependency_probes() -> None:
         ),
         probes=[flag],
     )
-    settings = ServiceSettings(grpc_host="127.0.0.1", grpc_port=0, health_probe_seconds=0.1,
-                               shutdown_drain_seconds=0)  # fmt: skip
+    settings = ServiceSettings(
+        grpc_host="127.0.0.1", grpc_port=0, health_probe_seconds=0.1, shutdown_drain_seconds=0
+    )
     running = RunningServer(service, settings)
     await running.start()
     try:

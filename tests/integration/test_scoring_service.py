@@ -167,8 +167,11 @@ def test_reflection_lists_services_for_grpcurl(scoring_service: services.Service
     grpcurl = find_binary("grpcurl", str(TOOLS / "grpcurl"))
     listed = subprocess.run(
         [grpcurl, "-plaintext", scoring_service.address, "list"],
-        check=True, capture_output=True, text=True, timeout=30,
-    ).stdout.split()  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.split()
     assert "fitmesh.scoring.v1.ScoringService" in listed
     assert "grpc.health.v1.Health" in listed
     reply = subprocess.run(

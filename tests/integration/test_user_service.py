@@ -80,9 +80,13 @@ async def test_register_validates_every_field(user_stub: Stub) -> None:
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert {v.field for v in field_violations(error)} == {
-        "username", "email", "password", "profile.weight_kg", "profile.birth_date",
+        "username",
+        "email",
+        "password",
+        "profile.weight_kg",
+        "profile.birth_date",
         "profile.max_heart_rate",
-    }  # fmt: skip
+    }
 
 
 async def test_wrong_password_and_unknown_email_answer_alike(user_stub: Stub) -> None:
@@ -116,8 +120,13 @@ async def test_token_verifies_with_the_public_key_alone_and_expires(
     assert len(claims["jti"]) == 32
     # Checked as if 901 s had passed: a negative leeway moves the clock forward.
     with pytest.raises(jwt.ExpiredSignatureError):
-        jwt.decode(reply.access_token, public, algorithms=["EdDSA"], leeway=-901,
-                   options={"verify_iat": False})  # fmt: skip
+        jwt.decode(
+            reply.access_token,
+            public,
+            algorithms=["EdDSA"],
+            leeway=-901,
+            options={"verify_iat": False},
+        )
     stranger = public_from_private(_other_private_pem())
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(reply.access_token, stranger, algorithms=["EdDSA"])
@@ -125,9 +134,10 @@ async def test_token_verifies_with_the_public_key_alone_and_expires(
 
 def _other_private_pem() -> bytes:
     return Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
-    )  # fmt: skip
+    )
 
 
 async def test_profile_update_and_birth_date_encrypted_at_rest(

@@ -149,10 +149,19 @@ def test_heart_rate_reserve_counts_minutes_in_its_band() -> None:
 
 def test_catalogue_covers_the_architecture_table() -> None:
     expected = {
-        "walking": 3.5, "brisk_walking": 4.3, "running": 9.8, "cycling": 8.0, "swimming": 5.8,
-        "strength": 3.5, "hiit": 8.0, "circuit": 8.0, "yoga": 2.5, "rowing": 7.0,
-        "elliptical": 5.0, "hiking": 6.0,
-    }  # fmt: skip
+        "walking": 3.5,
+        "brisk_walking": 4.3,
+        "running": 9.8,
+        "cycling": 8.0,
+        "swimming": 5.8,
+        "strength": 3.5,
+        "hiit": 8.0,
+        "circuit": 8.0,
+        "yoga": 2.5,
+        "rowing": 7.0,
+        "elliptical": 5.0,
+        "hiking": 6.0,
+    }
     assert {name: ACTIVITIES[name].met for name in expected} == expected
     assert len(ACTIVITIES) >= 15
 

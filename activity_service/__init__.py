@@ -1,0 +1,1 @@
+"""Workouts, statistics and the group-session archive, on MongoDB."""

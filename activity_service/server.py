@@ -1,0 +1,267 @@
+"""gRPC glue of the activity service."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import grpc
+import redis.asyncio as aioredis
+
+from activity_service import rules
+from activity_service.events import EventPublisher
+from activity_service.settings import ActivitySettings
+from activity_service.store import Store
+from activity_service.views import group_session_proto, statistics_proto, workout_proto
+from activity_service.workouts import Workouts, now
+from fitmesh.activity.v1 import activity_pb2 as pb
+from fitmesh.activity.v1 import activity_pb2_grpc
+from fitmesh.scoring.v1 import scoring_pb2 as spb
+from fitmesh.scoring.v1 import scoring_pb2_grpc
+from servicekit import channels, pagination
+from servicekit.errors import NotFound, Violations
+from servicekit.protoenum import enum_name
+from servicekit.server import Service
+
+Context = grpc.aio.ServicerContext[Any, Any]
+MAX_ID = 64
+
+
+def _optional(message: Any, name: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else None
+
+
+def _utc(ts: Any) -> dt.datetime:
+    return ts.ToDatetime(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+
+
+def check_id(v: Violations, field: str, value: str) -> None:
+    if not 0 < len(value) <= MAX_ID:
+        v.add(field, f"is required, at most {MAX_ID} characters")
+
+
+def workout_type(v: Violations, number: int, required: bool = True) -> str:
+    name = enum_name(spb.WorkoutType, number)
+    if name is None and (required or number != 0):
+        v.add("workout_type", "unknown or missing workout type")
+    return name or ""
+
+
+def athlete_from(v: Violations, message: spb.Athlete) -> rules.Athlete:
+    athlete = rules.Athlete(
+        weight_kg=_optional(message, "weight_kg"),
+        age_years=_optional(message, "age_years"),
+        resting_heart_rate=_optional(message, "resting_heart_rate"),
+        max_heart_rate=_optional(message, "max_heart_rate"),
+    )
+    rules.check_athlete(v, athlete)
+    return athlete
+
+
+class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
+    def __init__(self, store: Store, workouts: Workouts) -> None:
+        self.store, self.workouts = store, workouts
+
+    async def StartWorkout(
+        self, request: pb.StartWorkoutRequest, context: Context
+    ) -> pb.StartWorkoutResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        kind = workout_type(v, request.workout_type)
+        athlete = athlete_from(v, request.athlete)
+        v.raise_if_any()
+        doc = await self.workouts.start(request.user_id, kind, athlete)
+        return pb.StartWorkoutResponse(workout=workout_proto(doc))
+
+    async def EndWorkout(
+        self, request: pb.EndWorkoutRequest, context: Context
+    ) -> pb.EndWorkoutResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        check_id(v, "workout_id", request.workout_id)
+        v.raise_if_any()
+        doc = await self.workouts.end(
+            request.user_id,
+            request.workout_id,
+            _utc(request.end_time) if request.HasField("end_time") else None,
+            _optional(request, "avg_heart_rate"),
+            _optional(request, "distance_m"),
+        )
+        return pb.EndWorkoutResponse(workout=workout_proto(doc))
+
+    async def LogWorkout(
+        self, request: pb.LogWorkoutRequest, context: Context
+    ) -> pb.LogWorkoutResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        kind = workout_type(v, request.workout_type)
+        athlete = athlete_from(v, request.athlete)
+        hr, distance = _optional(request, "avg_heart_rate"), _optional(request, "distance_m")
+        rules.check_measurements(v, hr, distance)
+        for name in ("start_time", "end_time"):
+            if not request.HasField(name):
+                v.add(name, "is required")
+        v.raise_if_any()
+        start, end = _utc(request.start_time), _utc(request.end_time)
+        rules.check_period(v, start, end, now())
+        v.raise_if_any()
+        doc = await self.workouts.log(request.user_id, kind, start, end, hr, distance, athlete)
+        return pb.LogWorkoutResponse(workout=workout_proto(doc))
+
+    async def GetWorkout(
+        self, request: pb.GetWorkoutRequest, context: Context
+    ) -> pb.GetWorkoutResponse:
+        doc = await self.workouts.owned(request.user_id, request.workout_id)
+        return pb.GetWorkoutResponse(workout=workout_proto(doc))
+
+    async def ListWorkouts(
+        self, request: pb.ListWorkoutsRequest, context: Context
+    ) -> pb.ListWorkoutsResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        kind = workout_type(v, request.workout_type, required=False)
+        v.raise_if_any()
+        limit = pagination.page_size(request.page_size)
+        after = pagination.decode(request.page_token)
+        query: dict[str, Any] = {"user_id": request.user_id}
+        span: dict[str, dt.datetime] = {}
+        if request.HasField("from_time"):
+            span["$gte"] = _utc(request.from_time)
+        if request.HasField("to_time"):
+            span["$lt"] = _utc(request.to_time)
+        if span:
+            query["start_time"] = span
+        if kind:
+            query["workout_type"] = kind
+        docs = await self.store.page(query, after, limit + 1)
+        token = ""
+        if len(docs) > limit:
+            docs = docs[:limit]
+            token = pagination.encode(docs[-1]["start_time"], docs[-1]["_id"])
+        return pb.ListWorkoutsResponse(
+            workouts=[workout_proto(d) for d in docs], next_page_token=token
+        )
+
+    async def GetStatistics(
+        self, request: pb.GetStatisticsRequest, context: Context
+    ) -> pb.GetStatisticsResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        v.raise_if_any()
+        totals = await self.store.totals_of(request.user_id)
+        stats = statistics_proto(request.user_id, totals, dt.datetime.now(dt.UTC))
+        return pb.GetStatisticsResponse(statistics=stats)
+
+    async def SaveGroupSession(
+        self, request: pb.SaveGroupSessionRequest, context: Context
+    ) -> pb.SaveGroupSessionResponse:
+        doc = group_session_doc(request.session)
+        await self.store.save_group_session(doc)
+        return pb.SaveGroupSessionResponse(session=group_session_proto(doc))
+
+    async def GetGroupSession(
+        self, request: pb.GetGroupSessionRequest, context: Context
+    ) -> pb.GetGroupSessionResponse:
+        doc = await self.store.group_session(request.session_id)
+        if doc is None:
+            raise NotFound("no such group session")
+        return pb.GetGroupSessionResponse(session=group_session_proto(doc))
+
+
+def group_session_doc(s: pb.GroupSession) -> dict[str, Any]:
+    v = Violations()
+    check_id(v, "session.session_id", s.session_id)
+    check_id(v, "session.owner_id", s.owner_id)
+    if len(s.name) > 200:
+        v.add("session.name", "at most 200 characters")
+    if len(s.member_ids) > rules.MAX_MEMBERS:
+        v.add("session.member_ids", f"at most {rules.MAX_MEMBERS} members")
+    if len(s.messages) + len(s.exercise_updates) > rules.MAX_ARCHIVED_ITEMS:
+        v.add("session.messages", f"at most {rules.MAX_ARCHIVED_ITEMS} messages and updates")
+    for i, m in enumerate(s.messages):
+        if len(m.text) > rules.MAX_MESSAGE:
+            v.add(f"session.messages[{i}].text", f"at most {rules.MAX_MESSAGE} characters")
+    for i, u in enumerate(s.exercise_updates):
+        rules.check_exercise_update(v, f"session.exercise_updates[{i}].data_json", u.data_json)
+    for name in ("started_at", "ended_at"):
+        if not s.HasField(name):
+            v.add(f"session.{name}", "is required")
+    if (
+        s.HasField("started_at")
+        and s.HasField("ended_at")
+        and s.ended_at.ToDatetime() < s.started_at.ToDatetime()
+    ):
+        v.add("session.ended_at", "must not be before started_at")
+    v.raise_if_any()
+    return {
+        "_id": s.session_id,
+        "name": s.name,
+        "owner_id": s.owner_id,
+        "workout_type": enum_name(spb.WorkoutType, s.workout_type) or "",
+        "member_ids": list(s.member_ids),
+        "messages": [
+            {"user_id": m.user_id, "text": m.text, "sent_at": _utc(m.sent_at)} for m in s.messages
+        ],
+        "exercise_updates": [
+            {"user_id": u.user_id, "data_json": u.data_json, "sent_at": _utc(u.sent_at)}
+            for u in s.exercise_updates
+        ],
+        "started_at": _utc(s.started_at),
+        "ended_at": _utc(s.ended_at),
+    }
+
+
+class Resources:
+    """Opened on the serving loop: gRPC channels and tasks belong to the loop they start on."""
+
+    def __init__(self, settings: ActivitySettings) -> None:
+        self.settings = settings
+        self.store = Store(settings.mongodb_url, settings.mongodb_database)
+        self.redis = aioredis.from_url(settings.redis_url, decode_responses=True)
+        self._channel: grpc.aio.Channel | None = None
+        self._recovery: asyncio.Task[None] | None = None
+        self.workouts: Workouts | None = None
+
+    async def start(self) -> None:
+        await self.store.start()
+        self._channel = channels.connect(
+            self.settings.scoring_service_addrs,
+            "fitmesh.scoring.v1.ScoringService",
+            idempotent=["ScoreWorkout", "ScoreWeek", "EvaluateGoals"],
+        )
+        self.workouts = Workouts(
+            self.store,
+            scoring_pb2_grpc.ScoringServiceStub(self._channel),
+            EventPublisher(self.redis, self.settings.stream_max_length),
+            self.settings.scoring_deadline_seconds,
+        )
+        self._recovery = asyncio.create_task(
+            self.workouts.recover_forever(self.settings.recovery_interval_seconds)
+        )
+
+    async def stop(self) -> None:
+        if self._recovery:
+            self._recovery.cancel()
+            await asyncio.gather(self._recovery, return_exceptions=True)
+        if self._channel:
+            await self._channel.close()
+        await self.redis.aclose()
+        await self.store.stop()
+
+
+def build(settings: ActivitySettings) -> Service:
+    resources = Resources(settings)
+
+    def register(server: grpc.aio.Server) -> None:
+        assert resources.workouts is not None, "resources start before registration"
+        servicer = ActivityServicer(resources.store, resources.workouts)
+        activity_pb2_grpc.add_ActivityServiceServicer_to_server(servicer, server)
+
+    return Service(
+        name="activity_service",
+        full_names=[pb.DESCRIPTOR.services_by_name["ActivityService"].full_name],
+        register=register,
+        probes=[resources.store.ping],
+        lifecycles=[resources],
+    )
