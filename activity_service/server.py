@@ -26,6 +26,7 @@ from servicekit.server import Service
 
 Context = grpc.aio.ServicerContext[Any, Any]
 MAX_ID = 64
+MAX_TOKEN = 128
 
 
 def _optional(message: Any, name: str) -> Any:
@@ -39,6 +40,11 @@ def _utc(ts: Any) -> dt.datetime:
 def check_id(v: Violations, field: str, value: str) -> None:
     if not 0 < len(value) <= MAX_ID:
         v.add(field, f"is required, at most {MAX_ID} characters")
+
+
+def check_token(v: Violations, request_id: str) -> None:
+    if len(request_id) > MAX_TOKEN:
+        v.add("request_id", f"at most {MAX_TOKEN} characters")
 
 
 def workout_type(v: Violations, number: int, required: bool = True) -> str:
@@ -70,8 +76,9 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         check_id(v, "user_id", request.user_id)
         kind = workout_type(v, request.workout_type)
         athlete = athlete_from(v, request.athlete)
+        check_token(v, request.request_id)
         v.raise_if_any()
-        doc = await self.workouts.start(request.user_id, kind, athlete)
+        doc = await self.workouts.start(request.user_id, kind, athlete, request.request_id)
         return pb.StartWorkoutResponse(workout=workout_proto(doc))
 
     async def EndWorkout(
@@ -99,6 +106,7 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         athlete = athlete_from(v, request.athlete)
         hr, distance = _optional(request, "avg_heart_rate"), _optional(request, "distance_m")
         rules.check_measurements(v, hr, distance)
+        check_token(v, request.request_id)
         for name in ("start_time", "end_time"):
             if not request.HasField(name):
                 v.add(name, "is required")
@@ -106,7 +114,9 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         start, end = _utc(request.start_time), _utc(request.end_time)
         rules.check_period(v, start, end, now())
         v.raise_if_any()
-        doc = await self.workouts.log(request.user_id, kind, start, end, hr, distance, athlete)
+        doc = await self.workouts.log(
+            request.user_id, kind, start, end, hr, distance, athlete, request.request_id
+        )
         return pb.LogWorkoutResponse(workout=workout_proto(doc))
 
     async def GetWorkout(

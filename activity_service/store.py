@@ -114,8 +114,9 @@ class Store:
         return [doc async for doc in cursor]
 
     @_reachable
-    async def page(self, query: Mapping[str, Any], after: tuple[dt.datetime, str] | None,
-                   limit: int) -> list[Doc]:  # fmt: skip
+    async def page(
+        self, query: Mapping[str, Any], after: tuple[dt.datetime, str] | None, limit: int
+    ) -> list[Doc]:
         query = dict(query)
         if after is not None:
             at, key = after

@@ -46,9 +46,12 @@ class Workouts:
         self.store, self.scoring, self.events = store, scoring, events
         self.scoring_deadline = scoring_deadline
 
-    async def start(self, user_id: str, workout_type: str, athlete: rules.Athlete) -> Doc:
+    async def start(
+        self, user_id: str, workout_type: str, athlete: rules.Athlete, request_id: str = ""
+    ) -> Doc:
+        workout_id = workout_id_for(user_id, request_id)
         doc = {
-            "_id": str(uuid.uuid4()),
+            "_id": workout_id,
             "user_id": user_id,
             "workout_type": workout_type,
             "status": "active",
@@ -58,6 +61,8 @@ class Workouts:
             "pending": False,
         }
         if not await self.store.insert_workout(doc):
+            if request_id and (first := await self.store.workout(workout_id)):
+                return first  # a repeat of a start that already happened
             active = await self.store.active_workout(user_id)
             active_id = active["_id"] if active else "unknown"
             raise FailedPrecondition(f"workout {active_id} is already active; end it first")
@@ -70,9 +75,13 @@ class Workouts:
         return doc
 
     async def end(
-        self, user_id: str, workout_id: str, end_time: dt.datetime | None,
-        avg_heart_rate: int | None, distance_m: float | None,
-    ) -> Doc:  # fmt: skip
+        self,
+        user_id: str,
+        workout_id: str,
+        end_time: dt.datetime | None,
+        avg_heart_rate: int | None,
+        distance_m: float | None,
+    ) -> Doc:
         doc = await self.owned(user_id, workout_id)
         if doc["status"] == "completed":
             return doc  # ending twice returns what the first end stored
@@ -88,8 +97,9 @@ class Workouts:
             "avg_heart_rate": avg_heart_rate,
             "distance_m": distance_m,
         }
-        values = {k: finished[k] for k in ("end_time", "duration_seconds", "avg_heart_rate",
-                                           "distance_m")}  # fmt: skip
+        values = {
+            k: finished[k] for k in ("end_time", "duration_seconds", "avg_heart_rate", "distance_m")
+        }
         values |= await self._score_fields(finished)
         completed = await self.store.complete(workout_id, values)
         if completed is None:  # a concurrent end won; answer with what it stored
@@ -97,10 +107,19 @@ class Workouts:
         return await self.settle(completed)
 
     async def log(
-        self, user_id: str, workout_type: str, start: dt.datetime, end: dt.datetime,
-        avg_heart_rate: int | None, distance_m: float | None, athlete: rules.Athlete,
-    ) -> Doc:  # fmt: skip
-        workout_id = str(uuid.uuid4())
+        self,
+        user_id: str,
+        workout_type: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        avg_heart_rate: int | None,
+        distance_m: float | None,
+        athlete: rules.Athlete,
+        request_id: str = "",
+    ) -> Doc:
+        workout_id = workout_id_for(user_id, request_id)
+        if request_id and (first := await self.store.workout(workout_id)):
+            return first  # a repeat of a log that already happened
         doc: Doc = {
             "_id": workout_id,
             "user_id": user_id,
@@ -115,7 +134,8 @@ class Workouts:
             "athlete": _athlete_doc(athlete),
         }
         doc |= await self._score_fields(doc)
-        await self.store.insert_workout(doc)
+        if not await self.store.insert_workout(doc):  # a concurrent repeat stored it first
+            return await self.owned(user_id, workout_id)
         return await self.settle(doc)
 
     async def _score_fields(self, doc: Doc) -> dict[str, Any]:
@@ -200,6 +220,14 @@ class Workouts:
             except Exception:  # a failed round is retried at the next one
                 log.exception("recovery_failed")
             await asyncio.sleep(interval)
+
+
+def workout_id_for(user_id: str, request_id: str) -> str:
+    """A fresh id, or for an idempotent request one derived from its token, so a repeat
+    lands on the same document."""
+    if not request_id:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fitmesh:workout:{user_id}:{request_id}"))
 
 
 def _athlete_doc(a: rules.Athlete) -> dict[str, Any]:

@@ -99,11 +99,20 @@ class Server:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def as_user(cmd: list[str], user: str | None) -> list[str]:
+    """Run cmd as another user. setpriv changes user and then execs, so the process we hold
+    is the server itself (signals reach it); changing user in a forked child of this
+    multi-threaded process instead (Popen's user=) can crash in glibc."""
+    if user is None:
+        return cmd
+    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *cmd]
+
+
 def _launch(cmd: list[str], log: Path, user: str | None = None) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         # Own process group: a Ctrl-C in the terminal reaches us, not the servers directly.
         return subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, user=user
+            as_user(cmd, user), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
 
 
@@ -121,18 +130,37 @@ def start_postgres() -> Server:
         os.chown(workdir, entry.pw_uid, entry.pw_gid)
     log = workdir / "server.log"
     init = [initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]
-    subprocess.run(init, check=True, capture_output=True, user=user, cwd=workdir)
+    subprocess.run(as_user(init, user), check=True, capture_output=True, cwd=workdir)
     port = free_port()
     cmd = [
-        postgres, "-D", str(data), "-p", str(port), "-k", str(workdir),
-        "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
-        "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-    ]  # fmt: skip
+        postgres,
+        "-D",
+        str(data),
+        "-p",
+        str(port),
+        "-k",
+        str(workdir),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "max_connections=200",
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
+    ]
     isready = [str(Path(initdb).with_name("pg_isready")), "-q", "-h", "127.0.0.1", "-p", str(port)]
-    server = Server("postgres", f"postgresql://postgres@127.0.0.1:{port}/postgres", port,
-                    workdir=workdir, restart_cmd=lambda: _launch(cmd, log, user),
-                    ready=lambda: subprocess.run(isready, check=False).returncode == 0,
-                    stop_signal=signal.SIGINT)  # fmt: skip
+    server = Server(
+        "postgres",
+        f"postgresql://postgres@127.0.0.1:{port}/postgres",
+        port,
+        workdir=workdir,
+        restart_cmd=lambda: _launch(cmd, log, user),
+        ready=lambda: subprocess.run(isready, check=False).returncode == 0,
+        stop_signal=signal.SIGINT,
+    )
     server.restart()
     return server
 
@@ -144,12 +172,28 @@ def start_redis() -> Server:
     workdir = Path(tempfile.mkdtemp(prefix="fitmesh-redis-"))
     port = free_port()
     cmd = [
-        binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
-        "--save", "", "--appendonly", "yes", "--appendfsync", "no",
-    ]  # fmt: skip
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(workdir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "no",
+    ]
     log = workdir / "server.log"
-    server = Server("redis", f"redis://127.0.0.1:{port}/0", port, workdir=workdir,
-                    restart_cmd=lambda: _launch(cmd, log))  # fmt: skip
+    server = Server(
+        "redis",
+        f"redis://127.0.0.1:{port}/0",
+        port,
+        workdir=workdir,
+        restart_cmd=lambda: _launch(cmd, log),
+    )
     server.restart()
     return server
 
@@ -162,13 +206,23 @@ def start_mongo() -> Server:
     workdir = Path(tempfile.mkdtemp(prefix="fitmesh-ferretdb-"))
     port = free_port()
     cmd = [
-        binary, "--handler=sqlite", f"--sqlite-url=file:{workdir}/", f"--state-dir={workdir}",
-        f"--listen-addr=127.0.0.1:{port}", "--debug-addr=127.0.0.1:0",
-        "--telemetry=disable", "--log-level=warn",
-    ]  # fmt: skip
+        binary,
+        "--handler=sqlite",
+        f"--sqlite-url=file:{workdir}/",
+        f"--state-dir={workdir}",
+        f"--listen-addr=127.0.0.1:{port}",
+        "--debug-addr=127.0.0.1:0",
+        "--telemetry=disable",
+        "--log-level=warn",
+    ]
     log = workdir / "server.log"
-    server = Server("mongodb", f"mongodb://127.0.0.1:{port}/", port, workdir=workdir,
-                    restart_cmd=lambda: _launch(cmd, log))  # fmt: skip
+    server = Server(
+        "mongodb",
+        f"mongodb://127.0.0.1:{port}/",
+        port,
+        workdir=workdir,
+        restart_cmd=lambda: _launch(cmd, log),
+    )
     server.restart()
     return server
 

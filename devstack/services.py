@@ -71,26 +71,34 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")
 
 
+def _spawn(module: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    log_path = Path(tempfile.mkstemp(prefix=f"fitmesh-{module}-", suffix=".log")[1])
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, log_path
+
+
 def launch(module: str, env: dict[str, str] | None = None) -> ServiceProcess:
     """Start `python -m module` on free ports; the caller waits with `wait_serving`."""
     env = env or {}
     grpc_port = int(env.get("GRPC_PORT") or free_port())
     metrics_port = int(env.get("METRICS_PORT") or free_port())
-    full_env = {
-        **os.environ,
-        "GRPC_HOST": "127.0.0.1",
-        "SHUTDOWN_DRAIN_SECONDS": "0.5",
-        "PYTHONUNBUFFERED": "1",
-        **env,
-        "GRPC_PORT": str(grpc_port),
-        "METRICS_PORT": str(metrics_port),
-    }
-    log_path = Path(tempfile.mkstemp(prefix=f"fitmesh-{module}-", suffix=".log")[1])
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module], cwd=ROOT, env=full_env,
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    proc, log_path = _spawn(
+        module,
+        {
+            "GRPC_HOST": "127.0.0.1",
+            "SHUTDOWN_DRAIN_SECONDS": "0.5",
+            **env,
+            "GRPC_PORT": str(grpc_port),
+            "METRICS_PORT": str(metrics_port),
+        },
+    )
     return ServiceProcess(module, f"127.0.0.1:{grpc_port}", metrics_port, proc, log_path)
 
 
@@ -102,3 +110,55 @@ async def start(module: str, env: dict[str, str] | None = None) -> ServiceProces
         service.kill()
         raise ServerError(f"{exc}\n--- {module} log ---\n{service.log()}") from exc
     return service
+
+
+@dataclass
+class HttpProcess:
+    module: str
+    url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def launch_http(module: str, env: dict[str, str] | None = None) -> HttpProcess:
+    env = env or {}
+    port = int(env.get("HTTP_PORT") or free_port())
+    proc, log_path = _spawn(module, {"HTTP_HOST": "127.0.0.1", **env, "HTTP_PORT": str(port)})
+    return HttpProcess(module, f"http://127.0.0.1:{port}", proc, log_path)
+
+
+async def start_http(
+    module: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> HttpProcess:
+    """Start an HTTP process (the gateway) on a free port and wait for GET /healthz."""
+    import httpx
+
+    service = launch_http(module, env)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with httpx.AsyncClient() as client:
+        while loop.time() < deadline:
+            if service.proc.poll() is not None:
+                raise ServerError(
+                    f"{module} exited with {service.proc.returncode}\n{service.log()}"
+                )
+            try:
+                if (await client.get(f"{service.url}/healthz", timeout=1)).status_code == 200:
+                    return service
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    service.stop()
+    raise ServerError(f"{module} did not answer /healthz within {timeout:g}s\n{service.log()}")

@@ -11,8 +11,10 @@ import grpc
 from servicekit.errors import Unavailable
 
 # Calls are retried by gRPC itself only when they cannot have had an effect twice.
+# Four attempts: under load other calls move round_robin on between attempts, so a second
+# attempt can still meet a replica that just died before the channel has noticed.
 RETRY_POLICY = {
-    "maxAttempts": 3,
+    "maxAttempts": 4,
     "initialBackoff": "0.05s",
     "maxBackoff": "0.5s",
     "backoffMultiplier": 2,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import grpc
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -132,3 +133,55 @@ async def activity_stub(
 ) -> AsyncIterator[activity_pb2_grpc.ActivityServiceStub]:
     async with grpc.aio.insecure_channel(activity_service.address) as channel:
         yield activity_pb2_grpc.ActivityServiceStub(channel)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def second_scoring() -> AsyncIterator[services.ServiceProcess]:
+    service = await services.start("scoring_service")
+    yield service
+    service.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def second_activity(
+    activity_service_env: dict[str, str], second_scoring: services.ServiceProcess
+) -> AsyncIterator[services.ServiceProcess]:
+    service = await services.start("activity_service", activity_service_env)
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_env(
+    redis_server: Server,
+    dev_keys_dir: str,
+    user_service: services.ServiceProcess,
+    activity_service: services.ServiceProcess,
+    second_activity: services.ServiceProcess,
+    scoring_service: services.ServiceProcess,
+    second_scoring: services.ServiceProcess,
+) -> dict[str, str]:
+    """A gateway over two replicas each of the activity and scoring services."""
+    return {
+        "USER_SERVICE_ADDRS": user_service.address,
+        "ACTIVITY_SERVICE_ADDRS": f"{activity_service.address},{second_activity.address}",
+        "SCORING_SERVICE_ADDRS": f"{scoring_service.address},{second_scoring.address}",
+        "REDIS_URL": redis_server.url,
+        "FITMESH_DEV_KEYS_DIR": dev_keys_dir,
+        "RATE_LIMIT_IP": "100000/minute",
+        "RATE_LIMIT_USER": "100000/minute",
+        "RATE_LIMIT_AUTH": "100000/minute",
+    }
+
+
+@pytest_asyncio.fixture(scope="session")
+async def gateway(gateway_env: dict[str, str]) -> AsyncIterator[services.HttpProcess]:
+    service = await services.start_http("gateway", gateway_env)
+    yield service
+    service.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def api(gateway: services.HttpProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{gateway.url}/api/v1", timeout=15) as client:
+        yield client

@@ -67,3 +67,30 @@ async def consumed(redis: object, group: str, stream: str = "fitmesh.workouts") 
     info = await redis.xinfo_groups(stream)  # type: ignore[attr-defined]
     mine = [g for g in info if g["name"] == group]
     return bool(mine) and mine[0]["pending"] == 0 and mine[0]["lag"] == 0
+
+
+class Account:
+    """A registered, logged-in user of the REST API."""
+
+    def __init__(self, user_id: str, token: str, email: str) -> None:
+        self.user_id, self.token, self.email = user_id, token, email
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+
+async def sign_up(api: object, **profile: object) -> Account:
+    import httpx
+
+    assert isinstance(api, httpx.AsyncClient)
+    name = unique()
+    body: dict[str, object] = {
+        "username": name,
+        "email": f"{name}@example.com",
+        "password": PASSWORD,
+    }
+    if profile:
+        body["profile"] = profile
+    created = await api.post("/users/register", json=body)
+    assert created.status_code == 201, created.text
+    login = await api.post("/users/login", json={"email": body["email"], "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    return Account(login.json()["user_id"], login.json()["token"], str(body["email"]))

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
+from servicekit.cachekeys import goals_key
 from servicekit.events import WORKOUTS_STREAM, MalformedEvent, WorkoutCompleted, notify_channel
 from servicekit.protoenum import enum_name, enum_number
 from user_service import store as db
@@ -70,8 +71,9 @@ class GoalProgressConsumer:
     async def _create_group(self) -> None:
         try:
             # From the start of the stream: events written before the group existed count too.
-            await self.redis.xgroup_create(WORKOUTS_STREAM, self.settings.consumer_group, "0",
-                                           mkstream=True)  # fmt: skip
+            await self.redis.xgroup_create(
+                WORKOUTS_STREAM, self.settings.consumer_group, "0", mkstream=True
+            )
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -79,14 +81,21 @@ class GoalProgressConsumer:
     async def step(self) -> None:
         group = self.settings.consumer_group
         _, entries, *_ = await self.redis.xautoclaim(
-            WORKOUTS_STREAM, group, self.consumer,
-            min_idle_time=self.settings.consumer_claim_idle_ms, start_id="0-0", count=BATCH,
-        )  # fmt: skip
+            WORKOUTS_STREAM,
+            group,
+            self.consumer,
+            min_idle_time=self.settings.consumer_claim_idle_ms,
+            start_id="0-0",
+            count=BATCH,
+        )
         if not entries:
             reply: Any = await self.redis.xreadgroup(
-                group, self.consumer, {WORKOUTS_STREAM: ">"}, count=BATCH,
+                group,
+                self.consumer,
+                {WORKOUTS_STREAM: ">"},
+                count=BATCH,
                 block=self.settings.consumer_block_ms,
-            )  # fmt: skip
+            )
             entries = reply[0][1] if reply else []
         for entry_id, fields in entries:
             await self.handle(entry_id, fields)
@@ -105,8 +114,16 @@ class GoalProgressConsumer:
             return
         with structlog.contextvars.bound_contextvars(event_id=event.event_id):
             applied = await self.apply(event, user_id)
+            if applied:
+                await self._forget_cached_goals(event.user_id)
             await self.redis.xack(WORKOUTS_STREAM, self.settings.consumer_group, entry_id)
             log.info("event_processed", entry_id=entry_id, duplicate=not applied)
+
+    async def _forget_cached_goals(self, user_id: str) -> None:
+        try:
+            await self.redis.delete(goals_key(user_id))
+        except RedisError:  # the key's TTL bounds how long a reader can see old progress
+            log.warning("goals_cache_invalidation_failed", user_id=user_id)
 
     async def apply(self, event: WorkoutCompleted, user_id: uuid.UUID) -> bool:
         async with self.store.transaction() as conn:

@@ -38,6 +38,11 @@ def check_username(v: Violations, username: str) -> None:
         v.add("username", "must be 3-32 characters of a-z, 0-9, '_', '.' and '-'")
 
 
+def has_nul(*texts: str | None) -> bool:
+    """PostgreSQL text cannot hold NUL; such input is refused before it gets there."""
+    return any(t is not None and "\x00" in t for t in texts)
+
+
 def normalize_email(v: Violations, email: str) -> str:
     try:
         return validate_email(email, check_deliverability=False).normalized
@@ -60,8 +65,10 @@ def parse_date(v: Violations, field: str, text: str) -> dt.date | None:
 
 
 def check_profile(v: Violations, p: Profile, today: dt.date, prefix: str = "profile.") -> None:
-    if p.display_name is not None and not 1 <= len(p.display_name.strip()) <= 64:
-        v.add(f"{prefix}display_name", "must be 1-64 characters")
+    if p.display_name is not None and (
+        not 1 <= len(p.display_name.strip()) <= 64 or has_nul(p.display_name)
+    ):
+        v.add(f"{prefix}display_name", "must be 1-64 characters, without NUL")
     v.check_range(f"{prefix}weight_kg", p.weight_kg, 20, 400)
     v.check_range(f"{prefix}height_cm", p.height_cm, 50, 280)
     v.check_range(f"{prefix}resting_heart_rate", p.resting_heart_rate, 30, 120)

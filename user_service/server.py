@@ -79,6 +79,8 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
         rules.check_username(v, request.username)
         email = rules.normalize_email(v, request.email)
         rules.check_password(v, request.password)
+        if rules.has_nul(request.password):
+            v.add("password", "must not contain NUL characters")
         profile = profile_from(v, request.profile)
         rules.check_profile(v, profile, today())
         v.raise_if_any()
@@ -97,7 +99,8 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
     async def Authenticate(
         self, request: pb.AuthenticateRequest, context: Context
     ) -> pb.AuthenticateResponse:
-        found = await self.store.credentials(request.email.strip()) if request.email else None
+        email = request.email.strip()
+        found = await self.store.credentials(email) if email and not rules.has_nul(email) else None
         stored = found["password_hash"] if found else None
         if not await self.passwords.verify(stored, request.password) or found is None:
             raise Unauthenticated("invalid email or password")

@@ -31,9 +31,16 @@ GOAL_COLUMNS = (
     "created_at, achieved_at"
 )
 PROFILE_COLUMNS = frozenset(
-    {"display_name", "weight_kg", "height_cm", "birth_date_enc", "sex", "resting_heart_rate",
-     "max_heart_rate"}
-)  # fmt: skip
+    {
+        "display_name",
+        "weight_kg",
+        "height_cm",
+        "birth_date_enc",
+        "sex",
+        "resting_heart_rate",
+        "max_heart_rate",
+    }
+)
 GOAL_UPDATE_COLUMNS = frozenset({"target_value", "target_date", "status", "achieved_at"})
 UNIQUE_FIELDS = {"users_email_ci": "email", "users_username_ci": "username"}
 
@@ -76,7 +83,8 @@ class Store:
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 yield conn
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            # Lost or closed connections: the caller may retry once the database is back.
             raise Unavailable("the database is unavailable") from exc
 
     # Accounts

@@ -65,6 +65,7 @@ def goal_json(row: Row) -> dict[str, Any]:
         "target_date": row["target_date"].isoformat(),
         "current_progress": row["current_progress"],
         "status": row["status"],
+        "created_at": row["created_at"].isoformat(),
         "achieved_at": row["achieved_at"].isoformat() if row["achieved_at"] else None,
     }
 
@@ -79,8 +80,9 @@ def goal_from_json(data: dict[str, Any]) -> pb.Goal:
         current_progress=data["current_progress"],
         status=enum_number(spb.GoalStatus, data["status"]) or 0,  # type: ignore[arg-type]
     )
-    if data.get("achieved_at"):
-        goal.achieved_at.CopyFrom(timestamp(dt.datetime.fromisoformat(data["achieved_at"])))
+    for name in ("created_at", "achieved_at"):
+        if data.get(name):
+            getattr(goal, name).CopyFrom(timestamp(dt.datetime.fromisoformat(data[name])))
     return goal
 
 

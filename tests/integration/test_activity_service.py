@@ -41,8 +41,14 @@ def user() -> str:
     return str(uuid.uuid4())
 
 
-async def log(stub: Stub, user_id: str, start: dt.datetime, minutes: float,
-              kind: Any = spb.WORKOUT_TYPE_RUNNING, **extra: Any) -> pb.Workout:  # fmt: skip
+async def log(
+    stub: Stub,
+    user_id: str,
+    start: dt.datetime,
+    minutes: float,
+    kind: Any = spb.WORKOUT_TYPE_RUNNING,
+    **extra: Any,
+) -> pb.Workout:
     reply = await stub.LogWorkout(
         pb.LogWorkoutRequest(
             user_id=user_id,
@@ -295,3 +301,30 @@ async def test_group_session_archive_round_trip(activity_stub: Stub) -> None:
         "session.started_at",
         "session.ended_at",
     }
+
+
+async def test_repeated_requests_with_one_token_act_once(activity_stub: Stub) -> None:
+    user_id, token = user(), uuid.uuid4().hex
+    start = pb.StartWorkoutRequest(
+        user_id=user_id, workout_type=spb.WORKOUT_TYPE_YOGA, request_id=token
+    )
+    first, again = (
+        await activity_stub.StartWorkout(start, timeout=10),
+        await activity_stub.StartWorkout(start, timeout=10),
+    )
+    assert first.workout.workout_id == again.workout.workout_id
+    other = user()
+    began = NOW - dt.timedelta(hours=5)
+    log_request = pb.LogWorkoutRequest(
+        user_id=other,
+        workout_type=spb.WORKOUT_TYPE_RUNNING,
+        start_time=ts(began),
+        end_time=ts(began + dt.timedelta(minutes=30)),
+        request_id=token,
+    )
+    results = await asyncio.gather(
+        *(activity_stub.LogWorkout(log_request, timeout=10) for _ in range(5))
+    )
+    assert len({r.workout.workout_id for r in results}) == 1
+    stats = await activity_stub.GetStatistics(pb.GetStatisticsRequest(user_id=other), timeout=10)
+    assert stats.statistics.total_workouts == 1

@@ -175,10 +175,19 @@ def test_reflection_lists_services_for_grpcurl(scoring_service: services.Service
     assert "fitmesh.scoring.v1.ScoringService" in listed
     assert "grpc.health.v1.Health" in listed
     reply = subprocess.run(
-        [grpcurl, "-plaintext", "-d", '{"workout_type":"WORKOUT_TYPE_HIIT","duration_seconds":600}',
-         scoring_service.address, "fitmesh.scoring.v1.ScoringService/ScoreWorkout"],
-        check=True, capture_output=True, text=True, timeout=30,
-    ).stdout  # fmt: skip
+        [
+            grpcurl,
+            "-plaintext",
+            "-d",
+            '{"workout_type":"WORKOUT_TYPE_HIIT","duration_seconds":600}',
+            scoring_service.address,
+            "fitmesh.scoring.v1.ScoringService/ScoreWorkout",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
     assert json.loads(reply)["score"]["intensity_minutes"] == 20
 
 

@@ -294,3 +294,23 @@ async def test_goals_page_through_every_goal_once(user_stub: Stub) -> None:
 
 def test_password_never_reaches_the_logs(user_service: services.ServiceProcess) -> None:
     assert PASSWORD not in user_service.log()
+
+
+async def test_nul_characters_are_refused_not_crashed_on(user_stub: Stub) -> None:
+    login = await rpc_error(
+        user_stub.Authenticate(pb.AuthenticateRequest(email="a\x00@example.com", password="x" * 10))
+    )
+    assert login.code() == grpc.StatusCode.UNAUTHENTICATED
+    name = unique()
+    register_ = await rpc_error(
+        user_stub.Register(
+            pb.RegisterRequest(
+                username=name,
+                email=f"{name}@example.com",
+                password="pass\x00word!!",
+                profile=pb.Profile(display_name="A\x00B"),
+            )
+        )
+    )
+    assert register_.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert {v.field for v in field_violations(register_)} == {"password", "profile.display_name"}

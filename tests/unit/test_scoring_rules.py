@@ -256,8 +256,9 @@ TODAY = dt.date(2026, 11, 22)
 ENDED = dt.datetime(2026, 11, 22, 18, 30, tzinfo=dt.UTC)
 
 
-def goal(kind: str, target: float, progress: float = 0, status: str = "active",
-         until: dt.date = TODAY) -> rules.Goal:  # fmt: skip
+def goal(
+    kind: str, target: float, progress: float = 0, status: str = "active", until: dt.date = TODAY
+) -> rules.Goal:
     return rules.Goal("g1", rules.GoalType(kind), target, progress, until, rules.GoalStatus(status))
 
 

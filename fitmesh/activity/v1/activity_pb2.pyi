@@ -149,10 +149,15 @@ class StartWorkoutRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     WORKOUT_TYPE_FIELD_NUMBER: _builtins.int
     ATHLETE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The owner."""
     workout_type: _scoring_pb2.WorkoutType.ValueType
     """The kind of workout; required."""
+    request_id: _builtins.str
+    """Idempotency token, at most 128 characters: a repeat with the same token returns the
+    workout the first call made instead of refusing or creating another.
+    """
     @_builtins.property
     def athlete(self) -> _scoring_pb2.Athlete:
         """The person now; stored with the workout."""
@@ -163,10 +168,11 @@ class StartWorkoutRequest(_message.Message):
         user_id: _builtins.str = ...,
         workout_type: _scoring_pb2.WorkoutType.ValueType = ...,
         athlete: _scoring_pb2.Athlete | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["athlete", b"athlete"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["athlete", b"athlete", "user_id", b"user_id", "workout_type", b"workout_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["athlete", b"athlete", "request_id", b"request_id", "user_id", b"user_id", "workout_type", b"workout_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -280,6 +286,7 @@ class LogWorkoutRequest(_message.Message):
     AVG_HEART_RATE_FIELD_NUMBER: _builtins.int
     DISTANCE_M_FIELD_NUMBER: _builtins.int
     ATHLETE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The owner."""
     workout_type: _scoring_pb2.WorkoutType.ValueType
@@ -288,6 +295,10 @@ class LogWorkoutRequest(_message.Message):
     """Average heart rate in beats per minute, 30-250."""
     distance_m: _builtins.float
     """Distance in metres, 0-1,000,000."""
+    request_id: _builtins.str
+    """Idempotency token, at most 128 characters: a repeat with the same token returns the
+    workout the first call stored instead of storing it twice.
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """When it started."""
@@ -310,10 +321,11 @@ class LogWorkoutRequest(_message.Message):
         avg_heart_rate: _builtins.int | None = ...,
         distance_m: _builtins.float | None = ...,
         athlete: _scoring_pb2.Athlete | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "end_time", b"end_time", "start_time", b"start_time", "user_id", b"user_id", "workout_type", b"workout_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "end_time", b"end_time", "request_id", b"request_id", "start_time", b"start_time", "user_id", b"user_id", "workout_type", b"workout_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__avg_heart_rate: _TypeAlias = _typing.Literal["avg_heart_rate"]  # noqa: Y015
     _WhichOneofArgType__avg_heart_rate: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate"]  # noqa: Y015

@@ -1,0 +1,30 @@
+"""`python -m gateway` serves the REST API with uvicorn (uvloop, httptools)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from gateway.settings import GatewaySettings
+from servicekit.logs import configure_logging
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    configure_logging("gateway", settings.log_level)
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,  # the request middleware logs every request, with its id
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Access tokens are verified with the public key alone; a user reaches only their own data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from servicekit import keys
+
+bearer = HTTPBearer(auto_error=False, description="An access token from POST /users/login.")
+
+
+class Verifier:
+    def __init__(self, public_key_setting: str, issuer: str) -> None:
+        pem = (
+            keys.read_pem(public_key_setting)
+            if public_key_setting
+            else keys.public_from_private(keys.dev_private_key())
+        )
+        self.public_key = pem
+        self.issuer = issuer
+
+    def subject(self, token: str) -> str:
+        """The user id a token speaks for; raises jwt.InvalidTokenError when it speaks for none."""
+        claims = jwt.decode(
+            token,
+            self.public_key,
+            algorithms=["EdDSA"],
+            issuer=self.issuer,
+            options={"require": ["sub", "exp", "iat", "jti"]},
+        )
+        return str(claims["sub"])
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        401, detail, headers={"WWW-Authenticate": 'Bearer realm="fitmesh", error="invalid_token"'}
+    )
+
+
+async def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    if credentials is None:
+        raise HTTPException(
+            401,
+            "an access token is required",
+            headers={"WWW-Authenticate": 'Bearer realm="fitmesh"'},
+        )
+    verifier: Verifier = request.app.state.verifier
+    try:
+        user_id = verifier.subject(credentials.credentials)
+    except jwt.ExpiredSignatureError as exc:
+        raise unauthorized("the access token has expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise unauthorized("the access token is not valid") from exc
+    request.state.user_id = user_id
+    return user_id
+
+
+CurrentUser = Annotated[str, Depends(current_user)]
+
+
+def owner(user_id: str, caller: str) -> None:
+    if user_id != caller:
+        raise HTTPException(403, "you can only reach your own data")

@@ -1,0 +1,73 @@
+"""Forgets cached statistics and goals when a workout completes anywhere (workouts scored
+late, workouts ended by another replica). Every gateway replica is a consumer of one
+group, so each event is handled once for the shared cache."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError, ResponseError
+
+from servicekit.cachekeys import goals_key, statistics_key
+from servicekit.events import WORKOUTS_STREAM
+
+log = structlog.get_logger("invalidation")
+GROUP = "gateway-cache"
+
+
+class CacheInvalidator:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._ensure_group()
+                while True:
+                    await self.step()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("invalidation_paused", error=str(exc))
+                await asyncio.sleep(1)
+
+    async def _ensure_group(self) -> None:
+        try:
+            # "$": only what happens from now on; older events found the cache rebuilt.
+            await self.redis.xgroup_create(WORKOUTS_STREAM, GROUP, "$", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def step(self) -> None:
+        _, claimed, *_ = await self.redis.xautoclaim(
+            WORKOUTS_STREAM, GROUP, self.consumer, min_idle_time=30_000, count=100
+        )
+        entries: Any = claimed
+        if not entries:
+            reply: Any = await self.redis.xreadgroup(
+                GROUP, self.consumer, {WORKOUTS_STREAM: ">"}, count=100, block=1000
+            )
+            entries = reply[0][1] if reply else []
+        if not entries:
+            return
+        users = {fields.get("user_id") for _, fields in entries if fields}
+        keys = [k for u in users if u for k in (statistics_key(u), goals_key(u))]
+        if keys:
+            await self.redis.delete(*keys)
+        await self.redis.xack(WORKOUTS_STREAM, GROUP, *[entry_id for entry_id, _ in entries])

@@ -1,0 +1,39 @@
+"""Rate-limit dependencies: per client IP and per user on every route, harder on auth."""
+
+from __future__ import annotations
+
+import contextlib
+
+import jwt
+from fastapi import HTTPException, Request
+
+from gateway.state import gateway
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _apply(request: Request, item_name: str, *identity: str) -> None:
+    limits = gateway(request).limits
+    verdict = await limits.hit(getattr(limits, item_name), item_name, *identity)
+    request.state.ratelimit = verdict
+    if not verdict.allowed:
+        # The RateLimit-* headers are added by the middleware to every answer; this one adds
+        # what only a refusal carries.
+        retry = verdict.headers()["Retry-After"]
+        raise HTTPException(429, "too many requests; slow down", headers={"Retry-After": retry})
+
+
+async def per_client(request: Request) -> None:
+    """Every route: the client IP, and the user when a valid token says who it is."""
+    await _apply(request, "ip", client_ip(request))
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        with contextlib.suppress(jwt.InvalidTokenError):
+            user_id = gateway(request).verifier.subject(header[7:].strip())
+            await _apply(request, "user", user_id)
+
+
+async def auth_routes(request: Request) -> None:
+    await _apply(request, "auth", client_ip(request))

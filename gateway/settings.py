@@ -1,0 +1,40 @@
+"""Settings of the gateway, read once from environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "INFO"
+    user_service_addrs: str = "127.0.0.1:50051"
+    activity_service_addrs: str = "127.0.0.1:50052"
+    scoring_service_addrs: str = "127.0.0.1:50053"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Ed25519 public key (PEM, or a path to one) that verifies access tokens.
+    jwt_public_key: str = ""
+    jwt_issuer: str = "fitmesh"
+    # Deadline of one backend call, and of a whole request's backend work.
+    backend_deadline_seconds: float = Field(default=3.0, gt=0)
+    # Circuit breakers: open after this many backend faults within the window,
+    # then fail fast for the cool-down before one trial call.
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_window_seconds: float = Field(default=30.0, gt=0)
+    breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
+    # Redis calls must never hold a request up for long: the cache is an optimisation.
+    redis_timeout_seconds: float = Field(default=0.25, gt=0)
+    cache_profile_seconds: int = 24 * 3600
+    cache_statistics_seconds: int = 5 * 60
+    cache_goals_seconds: int = 3600
+    # Rate limits in the `limits` notation; auth routes have their own, harder one.
+    rate_limit_ip: str = "600/minute"
+    rate_limit_user: str = "300/minute"
+    rate_limit_auth: str = "20/minute"
+    idempotency_ttl_seconds: int = 24 * 3600
+    # Behind a proxy, trust X-Forwarded-For from these addresses (comma-separated).
+    forwarded_allow_ips: str = "127.0.0.1"

@@ -1,0 +1,309 @@
+"""The REST API end to end: a real gateway over real services (two replicas each of the
+activity and scoring services) and real databases."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack import services
+from tests.helpers import PASSWORD, Account, sign_up, unique, wait_for
+
+PROBLEM = "application/problem+json"
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+def is_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert "Traceback" not in response.text
+    return body
+
+
+async def test_the_full_journey(api: httpx.AsyncClient) -> None:
+    me = await sign_up(api)
+    h = me.headers
+    profile = await api.patch(
+        f"/users/{me.user_id}",
+        headers=h,
+        json={
+            "weight_kg": 80,
+            "birth_date": "1991-05-01",
+            "resting_heart_rate": 55,
+            "max_heart_rate": 190,
+        },
+    )
+    assert profile.status_code == 200, profile.text
+    assert (profile.json()["weight_kg"], profile.json()["birth_date"]) == (80, "1991-05-01")
+
+    goal = await api.post(
+        f"/users/{me.user_id}/goals",
+        headers=h,
+        json={
+            "goal_type": "workouts_count",
+            "target_value": 2,
+            "target_date": (TODAY + dt.timedelta(days=30)).isoformat(),
+        },
+    )
+    assert goal.status_code == 201, goal.text
+    assert (goal.json()["status"], goal.json()["current_progress"]) == ("active", 0)
+
+    started = await api.post("/workouts/start", headers=h, json={"workout_type": "running"})
+    assert started.status_code == 201, started.text
+    session_id = started.json()["session_id"]
+    ended = await api.post(
+        f"/workouts/{session_id}/end", headers=h, json={"avg_heart_rate": 160, "distance_m": 10}
+    )
+    assert ended.status_code == 200, ended.text
+    body = ended.json()
+    assert body["session_id"] == session_id
+    assert (body["status"], body["score_status"], body["intensity"]) == (
+        "completed",
+        "scored",
+        "vigorous",
+    )  # (160-55)/(190-55) = 78 % of reserve
+    for name in (
+        "duration",
+        "calories_burned",
+        "met",
+        "moderate_minutes",
+        "vigorous_minutes",
+        "intensity_minutes",
+    ):
+        assert name in body
+
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+    logged = await api.post(
+        "/workouts",
+        headers=h,
+        json={
+            "workout_type": "running",
+            "start_time": start.isoformat(),
+            "end_time": (start + dt.timedelta(minutes=30)).isoformat(),
+            "distance_m": 5000,
+        },
+    )
+    assert logged.status_code == 201, logged.text
+    # 80 kg, 10 km/h: 9.8 MET x 80 x 0.5 h = 392 kcal; vigorous: 60 intensity minutes.
+    assert (logged.json()["calories_burned"], logged.json()["intensity_minutes"]) == (392, 60)
+
+    stats = await api.get(f"/users/{me.user_id}/statistics", headers=h)
+    assert stats.status_code == 200, stats.text
+    assert stats.json()["total_workouts"] == 2
+    assert stats.json()["by_type"]["running"]["total_workouts"] == 2
+    assert stats.json()["total_calories_burned"] == pytest.approx(
+        392 + body["calories_burned"], abs=0.01
+    )
+
+    score = await api.get(f"/users/{me.user_id}/activity-score", headers=h)
+    assert score.status_code == 200, score.text
+    week_minutes = (
+        60 + body["intensity_minutes"]
+        if start.isocalendar()[:2] == TODAY.isocalendar()[:2]
+        else body["intensity_minutes"]
+    )
+    assert score.json()["intensity_minutes"] == pytest.approx(week_minutes, abs=0.01)
+    assert score.json()["score"] == pytest.approx(min(100, 100 * week_minutes / 150), abs=0.01)
+
+    async def achieved() -> bool:
+        goals = await api.get(f"/users/{me.user_id}/goals", headers=h)
+        return bool(goals.json()["items"][0]["status"] == "achieved")
+
+    await wait_for(achieved)
+    alerts = await api.get(f"/users/{me.user_id}/notifications", headers=h)
+    assert [n["goal"]["goal_id"] for n in alerts.json()["items"]] == [goal.json()["goal_id"]]
+
+    listed = await api.get(f"/users/{me.user_id}/workouts", headers=h, params={"limit": 1})
+    assert len(listed.json()["items"]) == 1
+    rest = await api.get(
+        f"/users/{me.user_id}/workouts",
+        headers=h,
+        params={"limit": 1, "cursor": listed.json()["next_cursor"]},
+    )
+    assert {listed.json()["items"][0]["session_id"], rest.json()["items"][0]["session_id"]} == {
+        session_id,
+        logged.json()["session_id"],
+    }
+
+
+async def test_another_users_data_is_forbidden(api: httpx.AsyncClient) -> None:
+    me, other = await sign_up(api), await sign_up(api)
+    for method, path in [
+        ("GET", f"/users/{other.user_id}"),
+        ("GET", f"/users/{other.user_id}/statistics"),
+        ("GET", f"/users/{other.user_id}/goals"),
+        ("PATCH", f"/users/{other.user_id}"),
+    ]:
+        response = await api.request(
+            method, path, headers=me.headers, json={} if method == "PATCH" else None
+        )
+        is_problem(response, 403)
+    started = await api.post(
+        "/workouts/start", headers=other.headers, json={"workout_type": "yoga"}
+    )
+    stolen = await api.get(f"/workouts/{started.json()['session_id']}", headers=me.headers)
+    is_problem(stolen, 404)
+
+
+async def test_missing_or_bad_tokens_get_401_with_a_challenge(api: httpx.AsyncClient) -> None:
+    me = await sign_up(api)
+    for headers in (
+        {},
+        {"Authorization": "Bearer not.a.token"},
+        {"Authorization": f"Bearer {me.token[:-4]}AAAA"},
+    ):
+        response = await api.get(f"/users/{me.user_id}", headers=headers)
+        is_problem(response, 401)
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_login_failures_look_alike(api: httpx.AsyncClient) -> None:
+    me = await sign_up(api)
+    wrong = await api.post("/users/login", json={"email": me.email, "password": "x" * 12})
+    unknown = await api.post(
+        "/users/login", json={"email": f"{unique()}@example.com", "password": PASSWORD}
+    )
+    assert is_problem(wrong, 401)["detail"] == is_problem(unknown, 401)["detail"]
+
+
+async def test_bad_input_is_a_problem_with_field_errors(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/users/register", json={"username": "a", "email": "x", "password": "short"}
+    )
+    body = is_problem(response, 400)
+    assert {e["field"] for e in body["errors"]} >= {"username", "password"}
+    me = await sign_up(api)
+    dup = await api.post(
+        "/users/register",
+        json={"username": unique(), "email": me.email.upper(), "password": PASSWORD},
+    )
+    assert is_problem(dup, 409)["errors"] == [
+        {"field": "email", "message": "email is already taken"}
+    ]
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()
+    bad = await api.post(
+        "/workouts",
+        headers=me.headers,
+        json={"workout_type": "running", "start_time": future, "end_time": future},
+    )
+    assert {e["field"] for e in is_problem(bad, 400)["errors"]} == {"end_time"}
+    week = await api.get(
+        f"/users/{me.user_id}/activity-score", headers=me.headers, params={"week": "2026-W60"}
+    )
+    is_problem(week, 400)
+    huge = await api.post("/client-logs", json={"message": "x" * 100_000})
+    is_problem(huge, 413)
+
+
+async def test_second_start_names_the_active_workout(api: httpx.AsyncClient) -> None:
+    me = await sign_up(api)
+    first = await api.post("/workouts/start", headers=me.headers, json={"workout_type": "hiit"})
+    second = await api.post("/workouts/start", headers=me.headers, json={"workout_type": "hiit"})
+    assert first.json()["session_id"] in str(is_problem(second, 400)["detail"])
+
+
+async def test_idempotency_key_replays_the_first_response(api: httpx.AsyncClient) -> None:
+    me = await sign_up(api)
+    key = {"Idempotency-Key": uuid.uuid4().hex, **me.headers}
+    first = await api.post("/workouts/start", headers=key, json={"workout_type": "rowing"})
+    again = await api.post("/workouts/start", headers=key, json={"workout_type": "rowing"})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await api.post("/workouts/start", headers=key, json={"workout_type": "yoga"})
+    is_problem(other, 422)
+
+    name = unique()
+    signup = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+    reg_key = {"Idempotency-Key": uuid.uuid4().hex}
+    a = await api.post("/users/register", json=signup, headers=reg_key)
+    b = await api.post("/users/register", json=signup, headers=reg_key)
+    assert (a.status_code, b.status_code) == (201, 201)
+    assert a.json()["user_id"] == b.json()["user_id"]
+
+
+async def test_statistics_are_cached_and_never_stale_for_the_writer(
+    api: httpx.AsyncClient, gateway: services.HttpProcess
+) -> None:
+    me = await sign_up(api)
+    h = me.headers
+
+    async def hits() -> float:
+        metrics = (await api.get(f"{gateway.url}/metrics")).text
+        for line in metrics.splitlines():
+            if line.startswith('gateway_cache_requests_total{kind="statistics",result="hit"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = await hits()
+    first = await api.get(f"/users/{me.user_id}/statistics", headers=h)
+    second = await api.get(f"/users/{me.user_id}/statistics", headers=h)
+    assert first.json() == second.json()
+    assert await hits() == before + 1
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    await api.post(
+        "/workouts",
+        headers=h,
+        json={
+            "workout_type": "walking",
+            "start_time": start.isoformat(),
+            "end_time": (start + dt.timedelta(minutes=20)).isoformat(),
+        },
+    )
+    after = await api.get(f"/users/{me.user_id}/statistics", headers=h)
+    assert after.json()["total_workouts"] == first.json()["total_workouts"] + 1
+
+
+async def test_openapi_docs_health_and_client_logs(
+    api: httpx.AsyncClient, gateway: services.HttpProcess
+) -> None:
+    spec = await api.get(f"{gateway.url}/openapi.json")
+    paths = spec.json()["paths"]
+    for path in (
+        "/api/v1/users/register",
+        "/api/v1/users/login",
+        "/api/v1/workouts/start",
+        "/api/v1/users/{user_id}/activity-score",
+        "/api/v1/users/{user_id}/statistics",
+    ):
+        assert path in paths
+    assert (await api.get(f"{gateway.url}/docs")).status_code == 200
+    ready = await api.get(f"{gateway.url}/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {
+        "user_service": True,
+        "activity_service": True,
+        "scoring_service": True,
+        "redis": True,
+    }
+    report = await api.post(
+        "/client-logs", json={"message": "button exploded", "request_id": "seen-by-client-77"}
+    )
+    assert report.status_code == 202
+    await asyncio.sleep(0.2)
+    assert "seen-by-client-77" in gateway.log()
+
+
+async def test_request_id_travels_to_the_backend_logs(
+    api: httpx.AsyncClient, user_service: services.ServiceProcess
+) -> None:
+    me = await sign_up(api)
+    rid = f"trace-{uuid.uuid4().hex}"
+    response = await api.get(
+        f"/users/{me.user_id}/goals", headers={**me.headers, "X-Request-ID": rid}
+    )
+    assert response.headers["x-request-id"] == rid
+    await asyncio.sleep(0.2)
+    assert rid in user_service.log()
+
+
+def test_account_helper_is_typed() -> None:
+    assert Account("u", "t", "e").headers == {"Authorization": "Bearer t"}

@@ -1,0 +1,53 @@
+"""Schemathesis against the gateway's own OpenAPI document: no input makes it answer 5xx,
+and every answer matches the document."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import httpx
+
+from devstack import services
+from tests.helpers import sign_up
+
+
+async def test_schemathesis_finds_no_server_error_and_no_schema_break(
+    gateway: services.HttpProcess, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    me = await sign_up(api, weight_kg=70)
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(f'[parameters]\n"path.user_id" = "{me.user_id}"\n')
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(config),
+        "run",
+        f"{gateway.url}/openapi.json",
+        "--checks",
+        "not_a_server_error,response_schema_conformance,status_code_conformance,"
+        "content_type_conformance",
+        "--header",
+        f"Authorization: Bearer {me.token}",
+        "--max-examples",
+        "12",
+        "--seed",
+        "2026",
+        "--workers",
+        "2",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--suppress-health-check",
+        "all",
+        "--no-color",
+        "--request-timeout",
+        "15",
+    ]
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=600)
+    text = output.decode(errors="replace")
+    assert process.returncode == 0, text[-6000:]
+    assert " passed" in text
