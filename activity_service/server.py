@@ -219,6 +219,7 @@ def group_session_doc(s: pb.GroupSession) -> dict[str, Any]:
         ],
         "started_at": _utc(s.started_at),
         "ended_at": _utc(s.ended_at),
+        "dropped_items": max(0, s.dropped_items),
     }
 
 

@@ -108,4 +108,5 @@ def group_session_proto(doc: Doc) -> pb.GroupSession:
         ],
         started_at=timestamp(doc["started_at"]),
         ended_at=timestamp(doc["ended_at"]),
+        dropped_items=doc.get("dropped_items", 0),
     )

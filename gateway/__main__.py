@@ -23,6 +23,10 @@ def main() -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=10,
+        # Pings keep dead sockets from lingering; the frame cap is the WebSocket's own.
+        ws_ping_interval=settings.ws_ping_seconds,
+        ws_ping_timeout=settings.ws_ping_seconds,
+        ws_max_size=settings.ws_max_frame_bytes * 4,
     )
 
 

@@ -3,6 +3,7 @@ gateway replica opens at start-up (gRPC channels, Redis, breakers)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,11 +14,14 @@ from gateway import openapi, problems
 from gateway.auth import Verifier
 from gateway.backends import Backends
 from gateway.cache import Cache
+from gateway.groups import GroupSessions
+from gateway.hub import Hub
 from gateway.invalidation import CacheInvalidator
 from gateway.limiting import per_client
+from gateway.live import Live
 from gateway.middleware import RequestMiddleware
 from gateway.ratelimit import RateLimits
-from gateway.routes import system, users, workouts
+from gateway.routes import groups, pages, system, users, workouts, ws
 from gateway.settings import GatewaySettings
 from gateway.state import Gateway
 
@@ -65,9 +69,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         stream_redis = aioredis.from_url(settings.redis_url, decode_responses=True)
         invalidator = CacheInvalidator(stream_redis)
         invalidator.start()
+        hub = Hub(stream_redis)
+        await hub.start()
+        live = Live(GroupSessions(stream_redis), hub, backends, settings.group_recent_messages)
+        app.state.live = live
+        sweeper = asyncio.create_task(live.sweep_forever(settings.group_idle_seconds))
         try:
             yield
         finally:
+            sweeper.cancel()
+            await hub.stop()
             await invalidator.stop()
             await backends.close()
             await redis.aclose()
@@ -86,6 +97,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     api = [Depends(per_client)]
     app.include_router(users.router, prefix="/api/v1", dependencies=api)
     app.include_router(workouts.router, prefix="/api/v1", dependencies=api)
+    app.include_router(groups.router, prefix="/api/v1", dependencies=api)
+    app.include_router(ws.router)
+    app.include_router(pages.router)
     app.include_router(system.router)
     app.add_middleware(RequestMiddleware)
     return app

@@ -249,3 +249,23 @@ class ClientLog(Body):
 
 class Accepted(BaseModel):
     status: Literal["accepted"] = "accepted"
+
+
+class GroupSessionCreate(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "Sunday long run", "workout_type": "running"}]},
+    )
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    workout_type: WorkoutType
+
+
+class GroupSession(BaseModel):
+    session_id: str
+    name: str
+    owner_id: str
+    workout_type: WorkoutType
+    status: Literal["active", "ended"]
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    members: list[str] = Field(description="Members connected now.")

@@ -36,5 +36,15 @@ class GatewaySettings(BaseSettings):
     rate_limit_user: str = "300/minute"
     rate_limit_auth: str = "20/minute"
     idempotency_ttl_seconds: int = 24 * 3600
+    # Live group sessions: ended this long after their last member left; each socket has a
+    # bounded queue (a slow reader past it is dropped) and a frame budget (a flood is closed).
+    group_idle_seconds: float = Field(default=300.0, gt=0)
+    group_recent_messages: int = Field(default=50, ge=0, le=500)
+    ws_queue_size: int = Field(default=256, ge=8)
+    ws_frames_per_second: float = Field(default=20.0, gt=0)
+    ws_frame_burst: int = Field(default=40, ge=1)
+    ws_max_frame_bytes: int = Field(default=16384, ge=1024)
+    ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
+    ws_ping_seconds: float = Field(default=20.0, gt=0)
     # Behind a proxy, trust X-Forwarded-For from these addresses (comma-separated).
     forwarded_allow_ips: str = "127.0.0.1"

@@ -54,7 +54,10 @@ class RunningServer:
         self.service = service
         self.settings = settings
         self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server(interceptors=[ObservabilityInterceptor()])
+        self.server = grpc.aio.server(
+            interceptors=[ObservabilityInterceptor()],
+            options=[("grpc.max_receive_message_length", settings.grpc_max_message_bytes)],
+        )
         self.port = 0
         self._serving = False
         self._probe_task: asyncio.Task[None] | None = None

@@ -19,5 +19,7 @@ class ServiceSettings(BaseSettings):
     # balancers see the change; then how long in-flight calls get to finish.
     shutdown_drain_seconds: float = Field(default=1.0, ge=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    # Largest request a service accepts (gRPC's default is 4 MiB; archives can be larger).
+    grpc_max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
     # How often dependency health (databases) is probed to update grpc.health.v1.
     health_probe_seconds: float = Field(default=2.0, gt=0)

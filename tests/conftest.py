@@ -185,3 +185,11 @@ async def gateway(gateway_env: dict[str, str]) -> AsyncIterator[services.HttpPro
 async def api(gateway: services.HttpProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=f"{gateway.url}/api/v1", timeout=15) as client:
         yield client
+
+
+@pytest_asyncio.fixture(scope="session")
+async def second_gateway(gateway_env: dict[str, str]) -> AsyncIterator[services.HttpProcess]:
+    """Another replica: live sessions must behave the same across replicas."""
+    service = await services.start_http("gateway", gateway_env)
+    yield service
+    service.stop()

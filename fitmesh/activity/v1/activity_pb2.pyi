@@ -733,6 +733,7 @@ class GroupSession(_message.Message):
     EXERCISE_UPDATES_FIELD_NUMBER: _builtins.int
     STARTED_AT_FIELD_NUMBER: _builtins.int
     ENDED_AT_FIELD_NUMBER: _builtins.int
+    DROPPED_ITEMS_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """Opaque session id."""
     name: _builtins.str
@@ -741,6 +742,10 @@ class GroupSession(_message.Message):
     """Who made it."""
     workout_type: _scoring_pb2.WorkoutType.ValueType
     """The kind of workout."""
+    dropped_items: _builtins.int
+    """How many of the oldest messages and updates were left out to keep the archive
+    within its size limit (8 MiB of text).
+    """
     @_builtins.property
     def member_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Everyone who joined."""
@@ -773,10 +778,11 @@ class GroupSession(_message.Message):
         exercise_updates: _abc.Iterable[Global___ExerciseUpdate] | None = ...,
         started_at: _timestamp_pb2.Timestamp | None = ...,
         ended_at: _timestamp_pb2.Timestamp | None = ...,
+        dropped_items: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ended_at", b"ended_at", "started_at", b"started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ended_at", b"ended_at", "exercise_updates", b"exercise_updates", "member_ids", b"member_ids", "messages", b"messages", "name", b"name", "owner_id", b"owner_id", "session_id", b"session_id", "started_at", b"started_at", "workout_type", b"workout_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dropped_items", b"dropped_items", "ended_at", b"ended_at", "exercise_updates", b"exercise_updates", "member_ids", b"member_ids", "messages", b"messages", "name", b"name", "owner_id", b"owner_id", "session_id", b"session_id", "started_at", b"started_at", "workout_type", b"workout_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
