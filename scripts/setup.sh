@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything fitmesh needs to run and test on a Debian machine, idempotently:
-# uv and the locked Python environment, PostgreSQL and Redis (Debian packages),
+# uv and the locked Python environment, PostgreSQL, Redis and Chromium (Debian packages),
 # FerretDB (a MongoDB wire-protocol server, built from the Go module proxy), buf and grpcurl.
 set -euo pipefail
 
@@ -43,6 +43,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 if ! command -v redis-server >/dev/null 2>&1; then
   apt_install redis-server
+fi
+# The web page's browser test drives Debian's Chromium (Playwright never downloads one here).
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
 fi
 
 # Go tools come from the Go module proxy.
