@@ -24,6 +24,7 @@ from gateway.ratelimit import RateLimits
 from gateway.routes import groups, pages, system, users, workouts, ws
 from gateway.settings import GatewaySettings
 from gateway.state import Gateway
+from servicekit import tracing
 
 DESCRIPTION = """
 fitmesh's REST API. Sign up with `POST /api/v1/users/register`, get a token with
@@ -94,6 +95,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     problems.install(app)
     openapi.install(app)
+    if tracing.configure("gateway", settings.otel_exporter_otlp_endpoint) or tracing.enabled():
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")
     api = [Depends(per_client)]
     app.include_router(users.router, prefix="/api/v1", dependencies=api)
     app.include_router(workouts.router, prefix="/api/v1", dependencies=api)

@@ -12,6 +12,8 @@ class GatewaySettings(BaseSettings):
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
+    # Tracing is off unless this names an OTLP/HTTP collector (http://host:4318).
+    otel_exporter_otlp_endpoint: str = ""
     user_service_addrs: str = "127.0.0.1:50051"
     activity_service_addrs: str = "127.0.0.1:50052"
     scoring_service_addrs: str = "127.0.0.1:50053"

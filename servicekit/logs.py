@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
+from servicekit.tracing import add_trace_ids
+
 _SHARED: list[structlog.types.Processor] = [
     structlog.contextvars.merge_contextvars,
+    add_trace_ids,
     structlog.processors.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
+def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
     structlog.configure(
         processors=[
             *_SHARED,
@@ -34,7 +38,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

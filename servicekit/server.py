@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
+from servicekit import tracing
 from servicekit.interceptors import ObservabilityInterceptor
 from servicekit.logs import configure_logging
 from servicekit.settings import ServiceSettings
@@ -55,7 +56,7 @@ class RunningServer:
         self.settings = settings
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(
-            interceptors=[ObservabilityInterceptor()],
+            interceptors=[*tracing.server_interceptors(), ObservabilityInterceptor()],
             options=[("grpc.max_receive_message_length", settings.grpc_max_message_bytes)],
         )
         self.port = 0
@@ -119,6 +120,7 @@ class RunningServer:
 async def serve(service: Service, settings: ServiceSettings) -> None:
     """Run until SIGTERM or SIGINT, then drain and return."""
     configure_logging(service.name, settings.log_level)
+    tracing.configure(service.name, settings.otel_exporter_otlp_endpoint)
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
     stop = asyncio.Event()
@@ -129,6 +131,7 @@ async def serve(service: Service, settings: ServiceSettings) -> None:
     await running.start()
     await stop.wait()
     await running.stop()
+    tracing.shutdown()
 
 
 def run(service: Service, settings: ServiceSettings) -> None:

@@ -15,6 +15,8 @@ class ServiceSettings(BaseSettings):
     grpc_port: int = Field(default=50050, ge=0, le=65535)
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 disables the endpoint")
     log_level: str = "INFO"
+    # Tracing is off unless this names an OTLP/HTTP collector (http://host:4318).
+    otel_exporter_otlp_endpoint: str = ""
     # How long to keep answering with NOT_SERVING before refusing new calls, so load
     # balancers see the change; then how long in-flight calls get to finish.
     shutdown_drain_seconds: float = Field(default=1.0, ge=0)
