@@ -8,7 +8,7 @@ setup:  ## install uv, the Python environment, the database servers and the Go t
 	@bash scripts/setup.sh
 
 run: setup  ## run the suite on this machine (Ctrl-C stops it)
-	$(UV) honcho start
+	$(UV) python -m devstack run
 
 test: setup  ## run every test against real servers
 	$(UV) pytest

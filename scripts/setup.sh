@@ -10,6 +10,7 @@ BIN=$TOOLS/bin
 FERRETDB_VERSION=v1.24.2
 BUF_VERSION=v1.75.0
 GRPCURL_VERSION=v1.9.4
+KUSTOMIZE_VERSION=v5.7.1
 UV_VERSION=0.13.9
 mkdir -p "$BIN"
 
@@ -44,10 +45,11 @@ fi
 if ! command -v redis-server >/dev/null 2>&1; then
   apt_install redis-server
 fi
-# The web page's browser test drives Debian's Chromium (Playwright never downloads one here).
-if ! command -v chromium >/dev/null 2>&1; then
-  apt_install chromium
-fi
+# The web page's browser test drives Debian's Chromium (Playwright never downloads one
+# here); the README's tour uses curl and jq.
+for tool in chromium curl jq; do
+  command -v "$tool" >/dev/null 2>&1 || apt_install "$tool"
+done
 
 # Go tools come from the Go module proxy.
 command -v go >/dev/null 2>&1 || need go "install Go 1.22 or newer (https://go.dev/dl/)"
@@ -77,4 +79,5 @@ go_tool() {  # go_tool <name> <module path> <version>
 }
 go_tool buf github.com/bufbuild/buf/cmd/buf "$BUF_VERSION"
 go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
+go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
 say "ready (tools in $BIN)"

@@ -23,6 +23,10 @@ from servicekit.settings import ServiceSettings
 log = structlog.get_logger("server")
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
+# A health service name that stays SERVING while the process runs, whatever its
+# dependencies say: for liveness probes, which should restart a stuck process, not one
+# whose database is away.
+LIVENESS = "fitmesh.liveness"
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
@@ -76,6 +80,7 @@ class RunningServer:
         if self.port == 0:
             raise RuntimeError(f"cannot bind {settings.grpc_host}:{settings.grpc_port}")
         await self._set_all(NOT_SERVING)
+        await self.health.set(LIVENESS, SERVING)
         await self.server.start()
         await self._probe()
         self._probe_task = asyncio.create_task(self._probe_forever())
