@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 import urllib.request
 
 import grpc
@@ -14,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devstack import services
-from devstack.servers import TOOLS, find_binary
+from devstack.servers import TOOLS, find_binary, free_port
 from fitmesh.scoring.v1 import scoring_pb2 as pb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from servicekit.status import field_violations
@@ -236,3 +237,10 @@ async def test_sigterm_reports_not_serving_then_exits_zero() -> None:
     ]
     assert code == 0
     assert '"event": "stopped"' in service.log()
+
+
+def test_container_health_probe(scoring_service: services.ServiceProcess) -> None:
+    probe = [sys.executable, "-m", "servicekit.probe"]
+    assert subprocess.run([*probe, scoring_service.address], check=False).returncode == 0
+    dead = f"127.0.0.1:{free_port()}"
+    assert subprocess.run([*probe, dead], check=False).returncode == 1
