@@ -7,8 +7,8 @@ TOOLS := $(or $(FITMESH_TOOLS),$(HOME)/.cache/fitmesh)/bin
 setup:  ## install uv, the Python environment, the database servers and the Go tools
 	@bash scripts/setup.sh
 
-run: setup  ## run the suite on this machine (Ctrl-C stops it)
-	$(UV) python -m devstack run
+run: setup  ## run the suite on this machine (Ctrl-C stops it); RUN_ARGS="--offset N" moves every port
+	$(UV) python -m devstack run $(RUN_ARGS)
 
 test: setup  ## run every test against real servers
 	$(UV) pytest

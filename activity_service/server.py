@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
@@ -20,6 +19,7 @@ from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from servicekit import channels, pagination
+from servicekit.background import Background
 from servicekit.errors import NotFound, Violations
 from servicekit.protoenum import enum_name
 from servicekit.server import Service
@@ -231,30 +231,26 @@ class Resources:
         self.store = Store(settings.mongodb_url, settings.mongodb_database)
         self.redis = aioredis.from_url(settings.redis_url, decode_responses=True)
         self._channel: grpc.aio.Channel | None = None
-        self._recovery: asyncio.Task[None] | None = None
+        self._recovery: Background | None = None
         self.workouts: Workouts | None = None
 
     async def start(self) -> None:
         await self.store.start()
-        self._channel = channels.connect(
-            self.settings.scoring_service_addrs,
-            "fitmesh.scoring.v1.ScoringService",
-            idempotent=["ScoreWorkout", "ScoreWeek", "EvaluateGoals"],
-        )
+        self._channel = channels.scoring_channel(self.settings.scoring_service_addrs)
         self.workouts = Workouts(
             self.store,
             scoring_pb2_grpc.ScoringServiceStub(self._channel),
             EventPublisher(self.redis, self.settings.stream_max_length),
             self.settings.scoring_deadline_seconds,
         )
-        self._recovery = asyncio.create_task(
-            self.workouts.recover_forever(self.settings.recovery_interval_seconds)
-        )
+        workouts = self.workouts
+        interval = self.settings.recovery_interval_seconds
+        self._recovery = Background(lambda: workouts.recover_forever(interval))
+        self._recovery.start()
 
     async def stop(self) -> None:
         if self._recovery:
-            self._recovery.cancel()
-            await asyncio.gather(self._recovery, return_exceptions=True)
+            await self._recovery.stop()
         if self._channel:
             await self._channel.close()
         await self.redis.aclose()

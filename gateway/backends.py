@@ -129,8 +129,8 @@ class Backends:
         self.scoring = Backend(
             "scoring_service",
             settings.scoring_service_addrs,
-            "fitmesh.scoring.v1.ScoringService",
-            ["ScoreWorkout", "ScoreWeek", "EvaluateGoals"],
+            channels.SCORING_SERVICE,
+            channels.SCORING_METHODS,
             settings,
         )
         self.user_stub = user_pb2_grpc.UserServiceStub(self.users.channel)

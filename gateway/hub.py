@@ -19,6 +19,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from gateway.groups import channel, stream_order
+from servicekit.background import Background
 from servicekit.events import notify_channel
 
 log = structlog.get_logger("hub")
@@ -59,16 +60,14 @@ class Hub:
         self.users: dict[str, set[Connection]] = defaultdict(set)
         self.on_session_ended: Callable[[str], None] = lambda session_id: None
         self._pubsub: Any = None
-        self._task: asyncio.Task[None] | None = None
+        self._listener = Background(self._listen_forever)
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever())
+        self._listener.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._listener.stop()
 
     async def _subscribe(self, name: str) -> None:
         await self._ready.wait()

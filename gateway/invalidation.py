@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError, ResponseError
 
+from servicekit.background import Background
 from servicekit.cachekeys import goals_key, statistics_key
 from servicekit.events import WORKOUTS_STREAM
 
@@ -24,15 +25,13 @@ class CacheInvalidator:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background(self._run)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

@@ -68,3 +68,12 @@ def connect(addresses: str, service: str, idempotent: Sequence[str] = ()) -> grp
 
 def unavailable_from(error: grpc.aio.AioRpcError, what: str) -> Unavailable:
     return Unavailable(f"{what} is unavailable ({error.code().name})")
+
+
+SCORING_SERVICE = "fitmesh.scoring.v1.ScoringService"
+# Every scoring call is a pure function of its request: all of them may be retried.
+SCORING_METHODS = ("ScoreWorkout", "ScoreWeek", "EvaluateGoals")
+
+
+def scoring_channel(addresses: str) -> grpc.aio.Channel:
+    return connect(addresses, SCORING_SERVICE, SCORING_METHODS)

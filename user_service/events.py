@@ -22,6 +22,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
+from servicekit.background import Background
 from servicekit.cachekeys import goals_key
 from servicekit.events import WORKOUTS_STREAM, MalformedEvent, WorkoutCompleted, notify_channel
 from servicekit.protoenum import enum_name, enum_number
@@ -44,15 +45,13 @@ class GoalProgressConsumer:
     ) -> None:
         self.store, self.redis, self.scoring, self.settings = store, redis, scoring, settings
         self.consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background(self._run)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
     async def _run(self) -> None:
         group_ready = False

@@ -282,11 +282,7 @@ class Resources:
 
     async def start(self) -> None:
         await self.store.start()
-        self._channel = channels.connect(
-            self.settings.scoring_service_addrs,
-            "fitmesh.scoring.v1.ScoringService",
-            idempotent=["ScoreWorkout", "ScoreWeek", "EvaluateGoals"],
-        )
+        self._channel = channels.scoring_channel(self.settings.scoring_service_addrs)
         scoring = scoring_pb2_grpc.ScoringServiceStub(self._channel)
         self._consumer = GoalProgressConsumer(self.store, self.redis, scoring, self.settings)
         await self._consumer.start()

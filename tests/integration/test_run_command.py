@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -50,13 +49,11 @@ async def test_make_run_brings_the_suite_up_for_the_tour_and_stops_clean(tmp_pat
     }
     env |= {"FITMESH_RUN_MARK": mark, "FITMESH_DEV_KEYS_DIR": str(tmp_path)}
     log = (tmp_path / "suite.log").open("wb")
+    # The README's own command, in its own process group like a terminal's foreground job.
     suite = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "devstack",
+        "make",
         "run",
-        "--offset",
-        str(offset),
+        f"RUN_ARGS=--offset {offset}",
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -89,13 +86,15 @@ async def test_make_run_brings_the_suite_up_for_the_tour_and_stops_clean(tmp_pat
         )
         assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
         assert "Hello, runners!" in ran.stdout
+        assert '"title": "Bad Request"' in ran.stdout
         assert '"total_workouts": 2' in ran.stdout
         assert '"achieved"' in ran.stdout
     finally:
-        suite.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        os.killpg(suite.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
         code = await asyncio.wait_for(suite.wait(), 60)
         log.close()
-    assert code in (0, 130), (tmp_path / "suite.log").read_text()[-3000:]
+    # make reports the interrupt as a failure of its recipe; what matters is what is left.
+    assert code in (0, 2, 130, -2), (tmp_path / "suite.log").read_text()[-3000:]
     await wait_for(lambda: _none_left(mark), timeout=20, interval=0.5)
 
 

@@ -68,15 +68,19 @@ async def traced(
             redis_url=redis_server.url,
         )
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, timeout_graceful_shutdown=5
+        )
+    )
     serving = asyncio.create_task(server.serve())
     await wait_for(lambda: _started(server))
     try:
         yield f"http://127.0.0.1:{port}", exporter, logs
     finally:
         server.should_exit = True
-        await serving
-        await users.stop()
+        await asyncio.wait_for(serving, 30)
+        await asyncio.wait_for(users.stop(), 30)
         tracing.shutdown()
         logging.getLogger().handlers.clear()
         structlog.reset_defaults()
