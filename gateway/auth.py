@@ -35,6 +35,21 @@ class Verifier:
         return str(claims["sub"])
 
 
+def verified_subject(request: Request, token: str) -> str:
+    """The token's user, verified once per request (the rate limiter and the route both ask)."""
+    memo = getattr(request.state, "token_check", None)
+    if memo is None or memo[0] != token:
+        verifier: Verifier = request.app.state.verifier
+        try:
+            memo = (token, verifier.subject(token))
+        except jwt.InvalidTokenError as exc:
+            memo = (token, exc)
+        request.state.token_check = memo
+    if isinstance(memo[1], jwt.InvalidTokenError):
+        raise memo[1]
+    return str(memo[1])
+
+
 def unauthorized(detail: str) -> HTTPException:
     return HTTPException(
         401, detail, headers={"WWW-Authenticate": 'Bearer realm="fitmesh", error="invalid_token"'}
@@ -51,9 +66,8 @@ async def current_user(
             "an access token is required",
             headers={"WWW-Authenticate": 'Bearer realm="fitmesh"'},
         )
-    verifier: Verifier = request.app.state.verifier
     try:
-        user_id = verifier.subject(credentials.credentials)
+        user_id = verified_subject(request, credentials.credentials)
     except jwt.ExpiredSignatureError as exc:
         raise unauthorized("the access token has expired") from exc
     except jwt.InvalidTokenError as exc:

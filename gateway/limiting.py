@@ -7,6 +7,7 @@ import contextlib
 import jwt
 from fastapi import HTTPException, Request
 
+from gateway.auth import verified_subject
 from gateway.state import gateway
 
 
@@ -31,7 +32,7 @@ async def per_client(request: Request) -> None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         with contextlib.suppress(jwt.InvalidTokenError):
-            user_id = gateway(request).verifier.subject(header[7:].strip())
+            user_id = verified_subject(request, header[7:].strip())
             await _apply(request, "user", user_id)
 
 

@@ -15,6 +15,7 @@ from servicekit import errors
 from servicekit.status import code_of, to_status
 
 REQUEST_ID_KEY = "x-request-id"
+HEALTH_SERVICE = "grpc.health.v1.Health"
 
 HANDLED = Counter(
     "grpc_server_handled_total",
@@ -84,6 +85,8 @@ def _observe(inner: Handler, service: str, method: str) -> Handler:
                 elapsed = time.perf_counter() - started
                 HANDLED.labels(service, method, code.name).inc()
                 LATENCY.labels(service, method).observe(elapsed)
-                log.info("rpc", method=method, code=code.name, ms=round(elapsed * 1000, 2))
+                # Health checks come every few seconds from every prober: debug, not info.
+                emit = log.debug if service == HEALTH_SERVICE else log.info
+                emit("rpc", method=method, code=code.name, ms=round(elapsed * 1000, 2))
 
     return handle
