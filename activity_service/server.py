@@ -22,19 +22,12 @@ from servicekit import channels, pagination
 from servicekit.background import Background
 from servicekit.errors import NotFound, Violations
 from servicekit.protoenum import enum_name
+from servicekit.protofields import optional, to_datetime
 from servicekit.server import Service
 
 Context = grpc.aio.ServicerContext[Any, Any]
 MAX_ID = 64
 MAX_TOKEN = 128
-
-
-def _optional(message: Any, name: str) -> Any:
-    return getattr(message, name) if message.HasField(name) else None
-
-
-def _utc(ts: Any) -> dt.datetime:
-    return ts.ToDatetime(tzinfo=dt.UTC)  # type: ignore[no-any-return]
 
 
 def check_id(v: Violations, field: str, value: str) -> None:
@@ -56,10 +49,10 @@ def workout_type(v: Violations, number: int, required: bool = True) -> str:
 
 def athlete_from(v: Violations, message: spb.Athlete) -> rules.Athlete:
     athlete = rules.Athlete(
-        weight_kg=_optional(message, "weight_kg"),
-        age_years=_optional(message, "age_years"),
-        resting_heart_rate=_optional(message, "resting_heart_rate"),
-        max_heart_rate=_optional(message, "max_heart_rate"),
+        weight_kg=optional(message, "weight_kg"),
+        age_years=optional(message, "age_years"),
+        resting_heart_rate=optional(message, "resting_heart_rate"),
+        max_heart_rate=optional(message, "max_heart_rate"),
     )
     rules.check_athlete(v, athlete)
     return athlete
@@ -91,9 +84,9 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         doc = await self.workouts.end(
             request.user_id,
             request.workout_id,
-            _utc(request.end_time) if request.HasField("end_time") else None,
-            _optional(request, "avg_heart_rate"),
-            _optional(request, "distance_m"),
+            to_datetime(request.end_time) if request.HasField("end_time") else None,
+            optional(request, "avg_heart_rate"),
+            optional(request, "distance_m"),
         )
         return pb.EndWorkoutResponse(workout=workout_proto(doc))
 
@@ -104,14 +97,14 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         check_id(v, "user_id", request.user_id)
         kind = workout_type(v, request.workout_type)
         athlete = athlete_from(v, request.athlete)
-        hr, distance = _optional(request, "avg_heart_rate"), _optional(request, "distance_m")
+        hr, distance = optional(request, "avg_heart_rate"), optional(request, "distance_m")
         rules.check_measurements(v, hr, distance)
         check_token(v, request.request_id)
         for name in ("start_time", "end_time"):
             if not request.HasField(name):
                 v.add(name, "is required")
         v.raise_if_any()
-        start, end = _utc(request.start_time), _utc(request.end_time)
+        start, end = to_datetime(request.start_time), to_datetime(request.end_time)
         rules.check_period(v, start, end, now())
         v.raise_if_any()
         doc = await self.workouts.log(
@@ -137,9 +130,9 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         query: dict[str, Any] = {"user_id": request.user_id}
         span: dict[str, dt.datetime] = {}
         if request.HasField("from_time"):
-            span["$gte"] = _utc(request.from_time)
+            span["$gte"] = to_datetime(request.from_time)
         if request.HasField("to_time"):
-            span["$lt"] = _utc(request.to_time)
+            span["$lt"] = to_datetime(request.to_time)
         if span:
             query["start_time"] = span
         if kind:
@@ -211,14 +204,15 @@ def group_session_doc(s: pb.GroupSession) -> dict[str, Any]:
         "workout_type": enum_name(spb.WorkoutType, s.workout_type) or "",
         "member_ids": list(s.member_ids),
         "messages": [
-            {"user_id": m.user_id, "text": m.text, "sent_at": _utc(m.sent_at)} for m in s.messages
+            {"user_id": m.user_id, "text": m.text, "sent_at": to_datetime(m.sent_at)}
+            for m in s.messages
         ],
         "exercise_updates": [
-            {"user_id": u.user_id, "data_json": u.data_json, "sent_at": _utc(u.sent_at)}
+            {"user_id": u.user_id, "data_json": u.data_json, "sent_at": to_datetime(u.sent_at)}
             for u in s.exercise_updates
         ],
-        "started_at": _utc(s.started_at),
-        "ended_at": _utc(s.ended_at),
+        "started_at": to_datetime(s.started_at),
+        "ended_at": to_datetime(s.ended_at),
         "dropped_items": max(0, s.dropped_items),
     }
 

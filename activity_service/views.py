@@ -5,21 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from activity_service.rules import iso_week
 from fitmesh.activity.v1 import activity_pb2 as pb
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from servicekit.protoenum import enum_number
+from servicekit.protofields import timestamp
 
 Doc = dict[str, Any]
 TOTAL_FIELDS = ("total_workouts", "total_duration_seconds", "total_calories_burned")
-
-
-def timestamp(at: dt.datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(at.astimezone(dt.UTC))
-    return ts
 
 
 def workout_type(name: str) -> Any:

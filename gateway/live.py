@@ -22,6 +22,7 @@ from gateway.groups import IDLE, GroupSessions, now_iso
 from gateway.hub import Connection, Hub
 from gateway.views import iso
 from servicekit.protoenum import enum_name, enum_number
+from servicekit.protofields import timestamp
 
 log = structlog.get_logger("live")
 MAX_MESSAGE = 2000
@@ -42,9 +43,7 @@ class FrameError(Exception):
 
 
 def _ts(text: str) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
-    return stamp
+    return timestamp(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 class Live:

@@ -12,26 +12,19 @@ from fitmesh.scoring.v1 import scoring_pb2_grpc
 from scoring_service import rules
 from servicekit.errors import Violations
 from servicekit.protoenum import enum_name, enum_number
+from servicekit.protofields import optional, to_datetime
 from servicekit.server import Service
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def _optional(message: Any, name: str) -> Any:
-    return getattr(message, name) if message.HasField(name) else None
-
-
 def athlete_from(message: pb.Athlete) -> rules.Athlete:
     return rules.Athlete(
-        weight_kg=_optional(message, "weight_kg"),
-        age_years=_optional(message, "age_years"),
-        resting_heart_rate=_optional(message, "resting_heart_rate"),
-        max_heart_rate=_optional(message, "max_heart_rate"),
+        weight_kg=optional(message, "weight_kg"),
+        age_years=optional(message, "age_years"),
+        resting_heart_rate=optional(message, "resting_heart_rate"),
+        max_heart_rate=optional(message, "max_heart_rate"),
     )
-
-
-def _utc(ts: Any) -> dt.datetime:
-    return ts.ToDatetime(tzinfo=dt.UTC)  # type: ignore[no-any-return]
 
 
 def workout_from(request: pb.ScoreWorkoutRequest) -> rules.Workout:
@@ -41,15 +34,17 @@ def workout_from(request: pb.ScoreWorkoutRequest) -> rules.Workout:
     if has_start != has_end:
         v.add("end_time" if has_start else "start_time", "start_time and end_time go together")
     elif has_start:
-        between = rules.duration_between(v, _utc(request.start_time), _utc(request.end_time))
+        between = rules.duration_between(
+            v, to_datetime(request.start_time), to_datetime(request.end_time)
+        )
         if duration and abs(duration - between) > 1:
             v.add("duration_seconds", "disagrees with end_time - start_time")
         duration = between
     workout = rules.Workout(
         workout_type=enum_name(pb.WorkoutType, request.workout_type) or "",
         duration_seconds=duration,
-        avg_heart_rate=_optional(request, "avg_heart_rate"),
-        distance_m=_optional(request, "distance_m"),
+        avg_heart_rate=optional(request, "avg_heart_rate"),
+        distance_m=optional(request, "distance_m"),
         athlete=athlete_from(request.athlete),
     )
     rules.validate_workout(v, workout)
@@ -80,7 +75,7 @@ def _week_workouts(request: pb.ScoreWeekRequest) -> list[rules.WeekWorkout]:
     return [
         rules.WeekWorkout(
             workout_type=enum_name(pb.WorkoutType, w.workout_type) or "",
-            start_time=_utc(w.start_time),
+            start_time=to_datetime(w.start_time),
             moderate_minutes=w.moderate_minutes,
             vigorous_minutes=w.vigorous_minutes,
         )
@@ -120,7 +115,7 @@ def _goals(request: pb.EvaluateGoalsRequest) -> tuple[list[rules.Goal], rules.Co
         v.add("contribution.ended_at", "is required")
     v.raise_if_any()
     contribution = rules.Contribution(
-        ended_at=_utc(c.ended_at),
+        ended_at=to_datetime(c.ended_at),
         duration_seconds=c.duration_seconds,
         calories_burned=c.calories_burned,
         intensity_minutes=c.intensity_minutes,

@@ -16,6 +16,7 @@ from fitmesh.user.v1 import user_pb2_grpc
 from servicekit import channels, pagination
 from servicekit.errors import NotFound, Unauthenticated, Violations
 from servicekit.protoenum import enum_name
+from servicekit.protofields import optional
 from servicekit.server import Service
 from user_service import rules
 from user_service.events import GoalProgressConsumer
@@ -41,7 +42,7 @@ def parse_id(v: Violations, field: str, text: str) -> uuid.UUID:
 
 def profile_from(v: Violations, message: pb.Profile, prefix: str = "profile.") -> rules.Profile:
     def get(name: str) -> Any:
-        return getattr(message, name) if message.HasField(name) else None  # type: ignore[arg-type]
+        return optional(message, name)
 
     birth = get("birth_date")
     sex = get("sex")

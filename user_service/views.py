@@ -5,20 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as pb
 from servicekit.protoenum import enum_number
+from servicekit.protofields import timestamp
 from user_service.security import Cipher
 
 Row = dict[str, Any]
-
-
-def timestamp(at: dt.datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(at.astimezone(dt.UTC))
-    return ts
 
 
 def user_proto(row: Row, cipher: Cipher) -> pb.User:

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from fitmesh.activity.v1 import activity_pb2 as apb
 from fitmesh.scoring.v1 import scoring_pb2 as spb
@@ -21,16 +20,11 @@ from gateway.state import Gw
 from gateway.views import iso, statistics_view, workout_view
 from servicekit.cachekeys import statistics_key
 from servicekit.protoenum import enum_number
+from servicekit.protofields import timestamp
 
 router = APIRouter(tags=["workouts"])
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 MAX_WEEK_PAGES = 20  # 2,000 workouts in one week is beyond any person
-
-
-def ts(at: dt.datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(at if at.tzinfo else at.replace(tzinfo=dt.UTC))
-    return stamp
 
 
 def kind(name: str) -> Any:
@@ -73,7 +67,7 @@ async def end(
     body = body or models.WorkoutEnd()
     request = apb.EndWorkoutRequest(user_id=caller, workout_id=session_id)
     if body.end_time is not None:
-        request.end_time.CopyFrom(ts(body.end_time))
+        request.end_time.CopyFrom(timestamp(body.end_time))
     if body.avg_heart_rate is not None:
         request.avg_heart_rate = body.avg_heart_rate
     if body.distance_m is not None:
@@ -91,8 +85,8 @@ async def log_workout(
         request = apb.LogWorkoutRequest(
             user_id=caller,
             workout_type=kind(body.workout_type),
-            start_time=ts(body.start_time),
-            end_time=ts(body.end_time),
+            start_time=timestamp(body.start_time),
+            end_time=timestamp(body.end_time),
             athlete=await snapshot(gw, caller),
             # The client's key when it gave one, so even a repeat that misses the Redis
             # record (Redis down) stores nothing twice; gRPC's retries are safe either way.
@@ -139,9 +133,9 @@ async def list_workouts(
     owner(user_id, caller)
     request = apb.ListWorkoutsRequest(user_id=user_id, page_size=limit, page_token=cursor or "")
     if from_ is not None:
-        request.from_time.CopyFrom(ts(from_))
+        request.from_time.CopyFrom(timestamp(from_))
     if to is not None:
-        request.to_time.CopyFrom(ts(to))
+        request.to_time.CopyFrom(timestamp(to))
     if type_ is not None:
         request.workout_type = kind(type_)
     reply = await gw.backends.activity.call(gw.backends.activity_stub.ListWorkouts, request)
@@ -201,8 +195,8 @@ async def activity_score(
                 user_id=user_id,
                 page_size=100,
                 page_token=token,
-                from_time=ts(start_of_week),
-                to_time=ts(end_of_week),
+                from_time=timestamp(start_of_week),
+                to_time=timestamp(end_of_week),
             ),
         )
         workouts += [
