@@ -2,7 +2,7 @@
 UV := uv run --frozen
 TOOLS := $(or $(FITMESH_TOOLS),$(HOME)/.cache/fitmesh)/bin
 
-.PHONY: setup run test lint proto
+.PHONY: setup run test lint proto bench
 
 setup:  ## install uv, the Python environment, the database servers and the Go tools
 	@bash scripts/setup.sh
@@ -21,3 +21,7 @@ lint: setup  ## ruff, mypy and buf
 
 proto: setup  ## regenerate Python code and typed stubs from protos/
 	$(UV) python scripts/protogen.py
+
+bench:  ## measure the suite under load (~8 min): bench/results/<time>.{json,md,png} and the README table
+	@bash scripts/setup.sh bench
+	$(UV) python -m bench $(BENCH_ARGS)

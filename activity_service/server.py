@@ -152,8 +152,9 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         v = Violations()
         check_id(v, "user_id", request.user_id)
         v.raise_if_any()
-        totals = await self.store.totals_of(request.user_id)
-        stats = statistics_proto(request.user_id, totals, dt.datetime.now(dt.UTC))
+        today = dt.datetime.now(dt.UTC)
+        totals = await self.store.totals_of(request.user_id, rules.iso_week(today))
+        stats = statistics_proto(request.user_id, totals, today)
         return pb.GetStatisticsResponse(statistics=stats)
 
     async def SaveGroupSession(

@@ -147,8 +147,12 @@ class Store:
         return True
 
     @_reachable
-    async def totals_of(self, user_id: str) -> Doc | None:
-        return await self.totals.find_one({"_id": user_id}, {"recent": 0})
+    async def totals_of(self, user_id: str, week: str) -> Doc | None:
+        """The running totals with one week's: the document keeps every week the user ever
+        trained in, and a long history should not make each read larger."""
+        fields = ("total_workouts", "total_duration_seconds", "total_calories_burned", "by_type")
+        projection = dict.fromkeys((*fields, f"weeks.{week}"), 1)
+        return await self.totals.find_one({"_id": user_id}, projection)
 
     @_reachable
     async def save_group_session(self, doc: Doc) -> None:

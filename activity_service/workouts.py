@@ -193,7 +193,7 @@ class Workouts:
                 or doc
             )
         if not doc.get("totals_applied"):
-            await self.store.add_to_totals(doc["user_id"], doc["_id"], _increments(doc))
+            await self.store.add_to_totals(doc["user_id"], doc["_id"], increments(doc))
             doc = await self.store.update(doc["_id"], {"totals_applied": True}) or doc
         if not doc.get("event_published"):
             if not await self.events.publish_completed(doc):
@@ -239,7 +239,8 @@ def _athlete_doc(a: rules.Athlete) -> dict[str, Any]:
     }
 
 
-def _increments(doc: Doc) -> dict[str, float]:
+def increments(doc: Doc) -> dict[str, float]:
+    """What one completed, scored workout adds to its user's running totals."""
     score, kind = doc["score"], doc["workout_type"]
     week = f"weeks.{rules.iso_week(doc['start_time'])}"
     values = {

@@ -198,17 +198,23 @@ def start_redis() -> Server:
     return server
 
 
-def start_mongo() -> Server:
-    """MongoDB when given by URL, else FerretDB on SQLite (MongoDB wire protocol)."""
+def start_mongo(postgres_url: str | None = None) -> Server:
+    """MongoDB when given by URL, else FerretDB (MongoDB wire protocol) on SQLite, or on
+    PostgreSQL when given a database: there FerretDB filters in SQL instead of reading
+    every document of a collection, which matters once collections are large."""
     if url := os.environ.get("TEST_MONGODB_URL"):
         return Server("mongodb", url, 0)
     binary = find_binary("ferretdb", str(TOOLS / "ferretdb"))
     workdir = Path(tempfile.mkdtemp(prefix="fitmesh-ferretdb-"))
     port = free_port()
+    storage = (
+        ["--handler=postgresql", f"--postgresql-url={postgres_url}"]
+        if postgres_url
+        else ["--handler=sqlite", f"--sqlite-url=file:{workdir}/"]
+    )
     cmd = [
         binary,
-        "--handler=sqlite",
-        f"--sqlite-url=file:{workdir}/",
+        *storage,
         f"--state-dir={workdir}",
         f"--listen-addr=127.0.0.1:{port}",
         "--debug-addr=127.0.0.1:0",

@@ -15,9 +15,18 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _apply(request: Request, item_name: str, *identity: str) -> None:
+async def caller_ip(request: Request) -> str:
+    """`client_ip` as a dependency (a coroutine, so it runs on the event loop)."""
+    return client_ip(request)
+
+
+async def _apply(request: Request, item_name: str, *identity: str, last: bool = True) -> None:
+    """Count the request against one limit. The RateLimit-* headers show the last limit
+    applied, so an earlier one (`last=False`) reads its counts only when it refuses."""
     limits = gateway(request).limits
-    verdict = await limits.hit(getattr(limits, item_name), item_name, *identity)
+    verdict = await limits.hit(getattr(limits, item_name), item_name, *identity, counts=last)
+    if verdict is None:
+        return
     request.state.ratelimit = verdict
     if not verdict.allowed:
         # The RateLimit-* headers are added by the middleware to every answer; this one adds
@@ -28,12 +37,14 @@ async def _apply(request: Request, item_name: str, *identity: str) -> None:
 
 async def per_client(request: Request) -> None:
     """Every route: the client IP, and the user when a valid token says who it is."""
-    await _apply(request, "ip", client_ip(request))
+    user_id = None
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         with contextlib.suppress(jwt.InvalidTokenError):
             user_id = verified_subject(request, header[7:].strip())
-            await _apply(request, "user", user_id)
+    await _apply(request, "ip", client_ip(request), last=user_id is None)
+    if user_id is not None:
+        await _apply(request, "user", user_id)
 
 
 async def auth_routes(request: Request) -> None:

@@ -69,18 +69,25 @@ class RateLimits:
         self.user: RateLimitItem = parse(user)
         self.auth: RateLimitItem = parse(auth)
 
-    async def hit(self, item: RateLimitItem, *identity: str) -> Verdict:
+    async def hit(self, item: RateLimitItem, *identity: str, counts: bool = True) -> Verdict | None:
+        """Count one request. The verdict's figures cost a second round trip, so a caller
+        that will not show them (`counts=False`) gets None when the request is allowed."""
         try:
             with self.breaker.calling():
-                return await self._hit(self.shared, item, identity)
+                return await self._hit(self.shared, item, identity, counts)
         except (pybreaker.CircuitBreakerError, StorageError, RedisError, OSError, TimeoutError):
-            return await self._hit(self.local, item, identity)
+            return await self._hit(self.local, item, identity, counts)
 
     @staticmethod
     async def _hit(
-        limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, identity: tuple[str, ...]
-    ) -> Verdict:
+        limiter: SlidingWindowCounterRateLimiter,
+        item: RateLimitItem,
+        identity: tuple[str, ...],
+        counts: bool,
+    ) -> Verdict | None:
         allowed = await limiter.hit(item, *identity)
+        if allowed and not counts:
+            return None
         stats = await limiter.get_window_stats(item, *identity)
         reset = max(0, math.ceil(stats.reset_time - time.time()))
         return Verdict(allowed, item.amount, max(0, stats.remaining), reset)

@@ -28,4 +28,10 @@ def gateway(request: Request) -> Gateway:
     return gw
 
 
-Gw = Annotated[Gateway, Depends(gateway)]
+async def _gateway(request: Request) -> Gateway:
+    # FastAPI runs a plain `def` dependency in a worker thread; a coroutine stays on the
+    # event loop, which saves a thread hand-off on every request.
+    return gateway(request)
+
+
+Gw = Annotated[Gateway, Depends(_gateway)]

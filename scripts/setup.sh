@@ -2,6 +2,8 @@
 # Install everything fitmesh needs to run and test on a Debian machine, idempotently:
 # uv and the locked Python environment, PostgreSQL, Redis and Chromium (Debian packages),
 # FerretDB (a MongoDB wire-protocol server, built from the Go module proxy), buf and grpcurl.
+# `setup.sh bench` also installs the load tools of `make bench`: oha (crates.io), ghz and
+# the grpc-gateway peer with its code generators (Go module proxy).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +14,11 @@ BUF_VERSION=v1.75.0
 GRPCURL_VERSION=v1.9.4
 KUSTOMIZE_VERSION=v5.7.1
 UV_VERSION=0.13.9
+OHA_VERSION=1.16.0
+GHZ_VERSION=v0.120.0
+PROTOC_GEN_GO_VERSION=v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
+GRPC_GATEWAY_VERSION=v2.32.0
 mkdir -p "$BIN"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -80,4 +87,25 @@ go_tool() {  # go_tool <name> <module path> <version>
 go_tool buf github.com/bufbuild/buf/cmd/buf "$BUF_VERSION"
 go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
 go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
+
+if [ "${1:-}" = bench ]; then
+  go_tool ghz github.com/bojand/ghz/cmd/ghz "$GHZ_VERSION"
+  go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION"
+  go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+    "$PROTOC_GEN_GO_GRPC_VERSION"
+  go_tool protoc-gen-grpc-gateway \
+    github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway "$GRPC_GATEWAY_VERSION"
+  if [ ! -x "$BIN/oha-$OHA_VERSION" ]; then
+    command -v cargo >/dev/null 2>&1 || need cargo "install Rust (https://rustup.rs)"
+    say "building oha $OHA_VERSION (a few minutes, once)"
+    tmp=$(mktemp -d)
+    cargo install --quiet --locked --root "$tmp" oha --version "$OHA_VERSION"
+    mv "$tmp/bin/oha" "$BIN/oha-$OHA_VERSION"
+    rm -rf "$tmp"
+  fi
+  ln -sf "oha-$OHA_VERSION" "$BIN/oha"
+  # The peer: grpc-gateway generated from fitmesh's own protos, rebuilt when they change.
+  (cd "$ROOT/bench/peer" && rm -rf gen && PATH="$BIN:$PATH" "$BIN/buf" generate &&
+    go build -o "$BIN/fitmesh-grpc-gateway" .)
+fi
 say "ready (tools in $BIN)"

@@ -13,7 +13,7 @@ from fitmesh.user.v1 import user_pb2 as upb
 from gateway import idempotency, models
 from gateway.athlete import profile
 from gateway.auth import CurrentUser, owner
-from gateway.limiting import auth_routes, client_ip
+from gateway.limiting import auth_routes, caller_ip
 from gateway.state import Gw
 from gateway.views import goal_view, notification_view, user_view
 from servicekit.cachekeys import goals_key, profile_key
@@ -44,7 +44,7 @@ async def register(
     body: models.RegisterRequest,
     gw: Gw,
     request_key: IdempotencyKey = None,
-    client: Annotated[str, Depends(client_ip)] = "",
+    client: Annotated[str, Depends(caller_ip)] = "",
 ) -> Response:
     async def create() -> JSONResponse:
         reply = await gw.backends.users.call(

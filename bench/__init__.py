@@ -1,0 +1,1 @@
+"""`make bench`: fitmesh under load, against baselines measured in the same run."""

@@ -1,0 +1,195 @@
+"""`python -m bench`: start the suite (two gateways, two replicas of every service), load it
+with oha, ghz, WebSocket clients, redis-benchmark and pgbench, and write
+bench/results/<time>.{json,md,png}; the Markdown table also goes to the README."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import fanout, growth, profile, report, rest, seed, tools
+from bench.suite import Suite, database, running
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
+SECTIONS = ("ceilings", "cache", "overhead", "peer", "mixed", "cached", "websocket", "growth")
+WARM_UP_RATE = 50
+TARGET_RATE = report.TARGETS["rest_mixed.sustained_rps"][1]
+RATES = [25, 50, 100, 150, 200, 300, 400, 500, 600, 800, 1000, 1200, 1400]
+CACHED_FROM = 100  # the cached-reads ladder starts here
+
+
+def _raise_open_files() -> None:
+    """2,000 WebSockets need more descriptors than the usual soft limit of 1,024; the suite's
+    processes inherit the raised limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+
+
+async def _ceilings(suite: Suite, seconds: float) -> dict[str, Any]:
+    pg_url = database(suite.postgres.url, "pgbench")
+    return {
+        "redis_get_rps": await tools.redis_get_rps("127.0.0.1", suite.redis.port),
+        "pgbench_select_tps": await tools.pgbench_select_tps(pg_url, int(seconds)),
+    }
+
+
+class Bench:
+    def __init__(self, suite: Suite, args: argparse.Namespace) -> None:
+        self.suite, self.args = suite, args
+        self.seconds: float = args.seconds
+
+    async def seed(self) -> None:
+        url = self.suite.gateways[0].url
+        made = await seed.accounts(
+            self.suite.database_url, 2 + self.args.writers + self.args.members, "bench"
+        )
+        self.reader, self.grower = made[0], made[1]
+        self.writers = made[2 : 2 + self.args.writers]
+        self.members = made[2 + self.args.writers :]
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            await seed.history(client, self.reader, workouts=30, goals=3)
+            await seed.history(client, self.grower, workouts=1, goals=0)
+        await seed.wait_settled(self.suite.mongo.url)
+        # Every route on both gateways once under light load: channels, pools and caches
+        # connect here rather than in the first measured step.
+        await rest.mixed_step(self.suite, self.reader, self.writers, WARM_UP_RATE, 3)
+
+    async def section(self, name: str) -> Any:
+        s, a = self.suite, self.args
+        if name == "ceilings":
+            return await _ceilings(s, self.seconds)
+        if name == "cache":
+            return await rest.cache(s, self.reader)
+        if name == "overhead":
+            return await rest.overhead(s, self.reader, self.seconds)
+        if name == "peer":
+            return await rest.peer(s, self.reader, self.seconds)
+        if name == "mixed":
+            return await rest.mixed(s, self.reader, self.writers, a.rates, self.seconds)
+        if name == "cached":
+            rates = [r for r in a.rates if r >= CACHED_FROM]
+            return await rest.mixed(s, self.reader, [], rates, self.seconds, cached_only=True)
+        if name == "websocket":
+            urls = [g.url for g in s.gateways]
+            return await fanout.fanout(urls, self.members, a.sessions, a.messages, a.ws_seconds)
+        if name == "growth":
+            return await growth.growth(s, self.grower, min(self.seconds, 5))
+        raise ValueError(name)
+
+    async def profile(self, rate: float, stem: Path) -> dict[str, Any]:
+        """One mixed step at `rate` with the CPU of every program measured, and py-spy
+        profiles of a gateway and an activity service replica."""
+        seconds = int(self.seconds)
+        targets = {"gateway": self.suite.gateways[0].proc, "activity": self.suite.activity[0].proc}
+        files = {name: stem.with_name(f"{stem.name}-{name}-profile.txt") for name in targets}
+        before, clock = profile.cpu_ticks(), time.monotonic()
+        await asyncio.gather(
+            *(profile.record(proc.pid, seconds, files[name]) for name, proc in targets.items()),
+            rest.mixed_step(self.suite, self.reader, self.writers, rate, seconds),
+        )
+        split = profile.cpu_split(before, profile.cpu_ticks(), time.monotonic() - clock)
+        return {
+            "rate": rate,
+            "cores_used": split,
+            **{
+                name: {"file": str(path.relative_to(ROOT)), **profile.summary(path)}
+                for name, path in files.items()
+            },
+        }
+
+
+async def _profile_if_missed(bench: Bench, results: dict[str, Any]) -> None:
+    """Below the target, profile the first rate that failed (before the growth measure
+    fills the database), which shows what gives way first."""
+    mixed = results["rest_mixed"]
+    if mixed["sustained_rps"] >= TARGET_RATE:
+        return
+    failed = mixed["steps"][-1]["rate"] if not mixed["steps"][-1]["ok"] else TARGET_RATE
+    print(f"bench: profiling at {failed:g}/s", flush=True)
+    stem = RESULTS / results["started_at"].replace(":", "")
+    results["profile"] = await bench.profile(failed, stem)
+
+
+KEYS = {"overhead": "gateway_overhead", "mixed": "rest_mixed", "cached": "rest_cached_reads"}
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    _raise_open_files()
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    results: dict[str, Any] = {"started_at": started.isoformat().replace("+00:00", "Z")}
+    results["machine"] = report.machine()
+    clock = time.monotonic()
+    async with running(args.log_level) as suite:
+        bench = Bench(suite, args)
+        print("bench: seeding", flush=True)
+        await bench.seed()
+        for name in args.only or SECTIONS:
+            print(f"bench: {name}", flush=True)
+            try:
+                results[KEYS.get(name, name)] = await bench.section(name)
+            except Exception as exc:  # one broken measure must not lose the others
+                print(f"bench: {name} failed: {exc!r}", flush=True)
+                results.setdefault("failed", {})[name] = repr(exc)
+            if name == "mixed" and "rest_mixed" in results:
+                await _profile_if_missed(bench, results)
+        results["verdicts"] = report.verdicts(results)
+    results["settings"] = {
+        "seconds_per_step": args.seconds,
+        "log_level": args.log_level,
+        "rate_limits": "raised (all load from one address); each request still checks them",
+    }
+    results["duration_seconds"] = round(time.monotonic() - clock)
+    return results
+
+
+def _to_readme(markdown: str, png: Path) -> None:
+    text = README.read_text()
+    start, end = MARKERS
+    if start not in text:
+        return
+    head, _, rest_ = text.partition(start)
+    _, _, tail = rest_.partition(end)
+    image = f"![Latency against offered load]({png.relative_to(ROOT)})"
+    README.write_text(f"{head}{start}\n{markdown}\n\n{image}\n{end}{tail}")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these measures")
+    parser.add_argument("--seconds", type=float, default=10, help="length of each load step")
+    parser.add_argument("--rates", type=float, nargs="+", default=RATES)
+    parser.add_argument("--writers", type=int, default=40)
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--messages", type=float, default=100, help="chat messages a second")
+    parser.add_argument("--ws-seconds", type=float, default=30)
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is")
+    return parser.parse_args(argv)
+
+
+def run(argv: list[str]) -> int:
+    args = parse(argv)
+    results = asyncio.run(main(args))
+    json_path, md_path, png_path = report.write(results, RESULTS)
+    markdown = md_path.read_text()
+    print("\n" + markdown)
+    print(f"bench: {json_path.relative_to(ROOT)}, {png_path.relative_to(ROOT)}")
+    if not args.no_readme and not args.only:
+        _to_readme(markdown.strip(), png_path)
+    return 1 if results.get("failed") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))
