@@ -152,9 +152,9 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         v = Violations()
         check_id(v, "user_id", request.user_id)
         v.raise_if_any()
-        today = dt.datetime.now(dt.UTC)
-        totals = await self.store.totals_of(request.user_id, rules.iso_week(today))
-        stats = statistics_proto(request.user_id, totals, today)
+        week = rules.iso_week(dt.datetime.now(dt.UTC))
+        totals, weekly = await self.store.totals_of(request.user_id, week)
+        stats = statistics_proto(request.user_id, totals, weekly, week)
         return pb.GetStatisticsResponse(statistics=stats)
 
     async def SaveGroupSession(

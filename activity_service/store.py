@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from servicekit.errors import Unavailable
@@ -19,6 +20,11 @@ from servicekit.errors import Unavailable
 Doc = dict[str, Any]
 # Idempotency window of the running totals: the ids of the last workouts added to them.
 RECENT_WINDOW = 64
+
+
+def week_key(user_id: str, week: str) -> str:
+    """The id of a user's totals for one ISO week (`2026-W47`)."""
+    return f"{user_id}:{week}"
 
 
 P = ParamSpec("P")
@@ -46,6 +52,7 @@ class Store:
         db = self.client[database]
         self.workouts = db["workouts"]
         self.totals = db["totals"]
+        self.weekly = db["weekly_totals"]
         self.group_sessions = db["group_sessions"]
 
         self._indexed = False
@@ -130,12 +137,31 @@ class Store:
 
     @_reachable
     async def add_to_totals(
-        self, user_id: str, workout_id: str, increments: Mapping[str, float]
+        self,
+        user_id: str,
+        workout_id: str,
+        overall: Mapping[str, float],
+        week: str,
+        weekly: Mapping[str, float],
     ) -> bool:
-        """Add one workout to the user's running totals, once: False when it already was."""
+        """Add one workout to the user's running totals and to its week's, each once (a
+        retry after a crash between the two finishes the second): False when the overall
+        totals already had it. A week is a document of its own, so a long history never
+        makes a read larger."""
+        added = await self._add_once(self.totals, user_id, workout_id, overall)
+        await self._add_once(self.weekly, week_key(user_id, week), workout_id, weekly)
+        return added
+
+    async def _add_once(
+        self,
+        collection: AsyncCollection[Doc],
+        key: str,
+        workout_id: str,
+        increments: Mapping[str, float],
+    ) -> bool:
         try:
-            doc = await self.totals.find_one_and_update(
-                {"_id": user_id, "recent": {"$ne": workout_id}},
+            doc = await collection.find_one_and_update(
+                {"_id": key, "recent": {"$ne": workout_id}},
                 {"$inc": dict(increments), "$push": {"recent": workout_id}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
@@ -143,16 +169,20 @@ class Store:
         except DuplicateKeyError:
             return False  # the filter missed because the id is in `recent`: already added
         if doc is not None and len(doc.get("recent", ())) > RECENT_WINDOW:
-            await self.totals.update_one({"_id": user_id}, {"$pop": {"recent": -1}})
+            await collection.update_one({"_id": key}, {"$pop": {"recent": -1}})
         return True
 
     @_reachable
-    async def totals_of(self, user_id: str, week: str) -> Doc | None:
-        """The running totals with one week's: the document keeps every week the user ever
-        trained in, and a long history should not make each read larger."""
+    async def totals_of(self, user_id: str, week: str) -> tuple[Doc | None, Doc | None]:
+        """The running totals and one week's."""
         fields = ("total_workouts", "total_duration_seconds", "total_calories_burned", "by_type")
-        projection = dict.fromkeys((*fields, f"weeks.{week}"), 1)
-        return await self.totals.find_one({"_id": user_id}, projection)
+        # Totals written before weeks had documents of their own kept them inside.
+        legacy = f"weeks.{week}"
+        totals = await self.totals.find_one({"_id": user_id}, dict.fromkeys((*fields, legacy), 1))
+        weekly = await self.weekly.find_one({"_id": week_key(user_id, week)}, {"recent": 0})
+        if weekly is None and totals is not None:
+            weekly = totals.get("weeks", {}).get(week)
+        return totals, weekly
 
     @_reachable
     async def save_group_session(self, doc: Doc) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from activity_service.rules import iso_week
 from fitmesh.activity.v1 import activity_pb2 as pb
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from servicekit.protoenum import enum_number
@@ -51,12 +49,12 @@ def workout_proto(doc: Doc) -> pb.Workout:
     return workout
 
 
-def statistics_proto(user_id: str, totals: Doc | None, today: dt.datetime) -> pb.Statistics:
-    totals = totals or {}
+def statistics_proto(
+    user_id: str, totals: Doc | None, week: Doc | None, week_name: str
+) -> pb.Statistics:
+    totals, week = totals or {}, week or {}
     count = int(totals.get("total_workouts", 0))
     duration = float(totals.get("total_duration_seconds", 0.0))
-    week_name = iso_week(today)
-    week = totals.get("weeks", {}).get(week_name, {})
     return pb.Statistics(
         user_id=user_id,
         total_workouts=count,

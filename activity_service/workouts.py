@@ -193,7 +193,7 @@ class Workouts:
                 or doc
             )
         if not doc.get("totals_applied"):
-            await self.store.add_to_totals(doc["user_id"], doc["_id"], increments(doc))
+            await self.store.add_to_totals(doc["user_id"], doc["_id"], *increments(doc))
             doc = await self.store.update(doc["_id"], {"totals_applied": True}) or doc
         if not doc.get("event_published"):
             if not await self.events.publish_completed(doc):
@@ -239,18 +239,17 @@ def _athlete_doc(a: rules.Athlete) -> dict[str, Any]:
     }
 
 
-def increments(doc: Doc) -> dict[str, float]:
-    """What one completed, scored workout adds to its user's running totals."""
+def increments(doc: Doc) -> tuple[dict[str, float], str, dict[str, float]]:
+    """What one completed, scored workout adds to its user's running totals, which ISO
+    week it falls in, and what it adds to that week's totals."""
     score, kind = doc["score"], doc["workout_type"]
-    week = f"weeks.{rules.iso_week(doc['start_time'])}"
     values = {
         "total_workouts": 1,
         "total_duration_seconds": doc["duration_seconds"],
         "total_calories_burned": score["calories_burned"],
     }
-    increments: dict[str, float] = dict(values)
+    overall: dict[str, float] = dict(values)
     for name, value in values.items():
-        increments[f"by_type.{kind}.{name}"] = value
-        increments[f"{week}.{name}"] = value
-    increments[f"{week}.intensity_minutes"] = score["intensity_minutes"]
-    return increments
+        overall[f"by_type.{kind}.{name}"] = value
+    weekly = {**values, "intensity_minutes": score["intensity_minutes"]}
+    return overall, rules.iso_week(doc["start_time"]), weekly

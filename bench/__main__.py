@@ -185,7 +185,8 @@ def run(argv: list[str]) -> int:
     json_path, md_path, png_path = report.write(results, RESULTS)
     markdown = md_path.read_text()
     print("\n" + markdown)
-    print(f"bench: {json_path.relative_to(ROOT)}, {png_path.relative_to(ROOT)}")
+    written = [path for path in (json_path, md_path, png_path) if path.exists()]
+    print("bench: wrote " + ", ".join(str(path.relative_to(ROOT)) for path in written))
     if not args.no_readme and not args.only:
         _to_readme(markdown.strip(), png_path)
     return 1 if results.get("failed") else 0

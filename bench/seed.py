@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pymongo import UpdateOne
 
 from activity_service import rules
 from activity_service.store import Store as ActivityStore
+from activity_service.store import week_key
 from activity_service.workouts import increments
 from user_service.security import Passwords, Tokens
 from user_service.store import Store as UserStore
@@ -94,7 +96,8 @@ async def grow(mongo_url: str, user_id: str, template: dict[str, Any], count: in
     add them to the user's running totals as the service does for each workout."""
     store = ActivityStore(mongo_url, "fitmesh")
     base = template["start_time"] - dt.timedelta(hours=1)
-    sums: Counter[str] = Counter()
+    overall: Counter[str] = Counter()
+    weeks: defaultdict[str, Counter[str]] = defaultdict(Counter)
     try:
         for offset in range(0, count, 1000):
             batch = []
@@ -108,10 +111,19 @@ async def grow(mongo_url: str, user_id: str, template: dict[str, Any], count: in
                     "start_time": began,
                     "end_time": began + dt.timedelta(seconds=template["duration_seconds"]),
                 }
-                sums.update(increments(doc))
+                adds, week, week_adds = increments(doc)
+                overall.update(adds)
+                weeks[week].update(week_adds)
                 batch.append(doc)
             await store.workouts.insert_many(batch, ordered=False)
-        await store.totals.update_one({"_id": user_id}, {"$inc": dict(sums)}, upsert=True)
+        await store.totals.update_one({"_id": user_id}, {"$inc": dict(overall)}, upsert=True)
+        await store.weekly.bulk_write(
+            [
+                UpdateOne({"_id": week_key(user_id, week)}, {"$inc": dict(adds)}, upsert=True)
+                for week, adds in weeks.items()
+            ],
+            ordered=False,
+        )
     finally:
         await store.stop()
 
