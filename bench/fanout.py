@@ -71,6 +71,15 @@ async def _create(url: str, hosts: Sequence[Account]) -> list[Session]:
     return sessions
 
 
+async def _end(url: str, hosts: Sequence[Account], sessions: list[Session]) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        for host, session in zip(hosts, sessions, strict=True):
+            reply = await client.post(
+                f"/api/v1/group-sessions/{session.session_id}/end", headers=host.headers
+            )
+            reply.raise_for_status()
+
+
 async def _chat(sessions: list[Session], rate: float, seconds: float, tally: Tally) -> int:
     """`rate` messages a second in all, the sessions taking turns, each message from a
     random member; the message carries its send time."""
@@ -120,6 +129,9 @@ async def fanout(
             with contextlib.suppress(Exception):
                 await ws.close()
         await asyncio.gather(*readers, return_exceptions=True)
+        # Ended now, as their hosts would, so their archiving is not left to the idle
+        # sweeper during a later measure.
+        await _end(urls[0], accounts[:sessions_count], sessions)
     received = len(tally.latencies_ms)
     return {
         "fanout_p50_ms": round(percentile(tally.latencies_ms, 50), 2),
