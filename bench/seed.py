@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pymongo import UpdateOne
 
 from activity_service import rules
 from activity_service.store import Store as ActivityStore
@@ -117,13 +116,11 @@ async def grow(mongo_url: str, user_id: str, template: dict[str, Any], count: in
                 batch.append(doc)
             await store.workouts.insert_many(batch, ordered=False)
         await store.totals.update_one({"_id": user_id}, {"$inc": dict(overall)}, upsert=True)
-        await store.weekly.bulk_write(
-            [
-                UpdateOne({"_id": week_key(user_id, week)}, {"$inc": dict(adds)}, upsert=True)
-                for week, adds in weeks.items()
-            ],
-            ordered=False,
-        )
+        # One update a week: FerretDB 1.24 stopped answering one bulk update of ~1,000
+        # upserts into a collection that already held some of the weeks.
+        for week, week_sums in weeks.items():
+            key = week_key(user_id, week)
+            await store.weekly.update_one({"_id": key}, {"$inc": dict(week_sums)}, upsert=True)
     finally:
         await store.stop()
 
