@@ -108,7 +108,7 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             _row(
                 "Gateway cost on an uncached read (REST vs direct gRPC)",
-                f"**+{g['p50_added_ms']} ms p50**, +{g['p99_added_ms']} ms p99",
+                f"**{g['p50_added_ms']:+.2f} ms p50**, {g['p99_added_ms']:+.2f} ms p99",
                 f"throughput {g['rest_rps']:g} vs {g['grpc_rps']:g} req/s"
                 f" (ratio {g['throughput_ratio']})",
             )
