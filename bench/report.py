@@ -77,6 +77,16 @@ def _row(what: str, figure: str, baseline: str) -> str:
     return f"| {what} | {figure} | {baseline} |"
 
 
+def _ladder_row(what: str, ladder: dict[str, Any]) -> str:
+    """A ladder of fixed rates: the highest that held, and how the last step failed."""
+    last = ladder["steps"][-1]
+    return _row(
+        what,
+        f"**{ladder['sustained_rps']:g} req/s**",
+        f"next step {last['rate']:g}/s: p99 {last['p99_ms']} ms, {last['errors']} errors",
+    )
+
+
 def table(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
@@ -86,24 +96,11 @@ def table(results: dict[str, Any]) -> str:
         "| Measure | fitmesh | Baseline in the same run |",
         "|---|---|---|",
     ]
-    if r := results.get("rest_mixed"):
-        last = r["steps"][-1]
-        lines.append(
-            _row(
-                "REST mixed load, highest fixed rate with p99 < 100 ms and no errors",
-                f"**{r['sustained_rps']:g} req/s**",
-                f"next step {last['rate']:g}/s: p99 {last['p99_ms']} ms, {last['errors']} errors",
-            )
-        )
-    if r := results.get("rest_cached_reads"):
-        last = r["steps"][-1]
-        lines.append(
-            _row(
-                "REST cached reads only (profile, statistics): the gateway tier alone",
-                f"{r['sustained_rps']:g} req/s",
-                f"next step {last['rate']:g}/s: p99 {last['p99_ms']} ms, {last['errors']} errors",
-            )
-        )
+    ladders = (
+        ("rest_mixed", "REST mixed load, highest fixed rate with p99 < 100 ms and no errors"),
+        ("rest_cached_reads", "REST cached reads only (profile, statistics): the gateway tier"),
+    )
+    lines += [_ladder_row(what, results[key]) for key, what in ladders if key in results]
     if g := results.get("gateway_overhead"):
         lines.append(
             _row(

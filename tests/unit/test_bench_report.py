@@ -87,3 +87,21 @@ def test_cpu_split_reports_cores_per_program() -> None:
     after = {1: ("gateway", ticks * 2), 2: ("ferretdb", 10 + ticks), 3: ("oha", ticks)}
     split = profile.cpu_split(before, after, seconds=2.0)
     assert split == {"gateway": 1.0, "ferretdb": 0.5, "oha": 0.5}
+
+
+def test_the_table_names_the_machine_and_how_the_ladder_ended() -> None:
+    machine = {"cpu": "Test CPU", "cores": 2, "memory_gib": 24.0, "os": "Linux", "commit": "abc"}
+    steps = [
+        {"rate": 100, "p99_ms": 40.0, "errors": 0},
+        {"rate": 200, "p99_ms": 180.5, "errors": 3},
+    ]
+    results = {
+        "started_at": "2026-11-22T00:00:00Z",
+        "machine": machine,
+        "rest_mixed": {"sustained_rps": 100, "steps": steps},
+        "verdicts": {"rest_mixed.sustained_rps": "missed by 900"},
+    }
+    text = report.table(results)
+    assert "Test CPU (2 cores, 24.0 GiB)" in text
+    assert "| **100 req/s** | next step 200/s: p99 180.5 ms, 3 errors |" in text
+    assert "rest_mixed.sustained_rps missed by 900" in text
