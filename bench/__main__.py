@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import datetime as dt
 import resource
+import signal
 import sys
 import time
 from pathlib import Path
@@ -181,8 +182,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(argv: list[str]) -> int:
     args = parse(argv)
+    # SIGTERM stops the bench the way Ctrl-C does: the suite it started is stopped too.
+    signal.signal(signal.SIGTERM, _interrupted)
     results = asyncio.run(main(args))
     json_path, md_path, png_path = report.write(results, RESULTS)
     markdown = md_path.read_text()
