@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -14,7 +15,7 @@ from gateway import idempotency, models
 from gateway.athlete import profile
 from gateway.auth import CurrentUser, owner
 from gateway.limiting import auth_routes, caller_ip
-from gateway.state import Gw
+from gateway.state import Gateway, Gw
 from gateway.views import goal_view, notification_view, user_view
 from servicekit.cachekeys import goals_key, profile_key
 from servicekit.protoenum import enum_number
@@ -128,6 +129,17 @@ async def create_goal(
     return goal_view(reply.goal)
 
 
+async def _cached_goals(
+    gw: Gateway, user_id: str, field: str, load: Callable[[], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """One read of a user's goals through the cache: every goals read of a user shares one
+    cached hash (a field per page or goal), so a write forgets them all at once."""
+    result: dict[str, Any] = await gw.cache.through(
+        "goals", goals_key(user_id), gw.settings.cache_goals_seconds, load, field=field
+    )
+    return result
+
+
 @router.get("/users/{user_id}/goals", response_model=models.GoalPage)
 async def list_goals(
     user_id: str, caller: CurrentUser, gw: Gw, limit: Limit = 20, cursor: Cursor = None
@@ -144,14 +156,7 @@ async def list_goals(
             "next_cursor": reply.next_page_token or None,
         }
 
-    result: dict[str, Any] = await gw.cache.through(
-        "goals",
-        goals_key(user_id),
-        gw.settings.cache_goals_seconds,
-        load,
-        field=f"page:{limit}:{cursor or ''}",
-    )
-    return result
+    return await _cached_goals(gw, user_id, f"page:{limit}:{cursor or ''}", load)
 
 
 @router.get("/users/{user_id}/goals/{goal_id}", response_model=models.GoalResponse)
@@ -164,14 +169,7 @@ async def get_goal(user_id: str, goal_id: str, caller: CurrentUser, gw: Gw) -> d
         )
         return goal_view(reply.goal)
 
-    result: dict[str, Any] = await gw.cache.through(
-        "goals",
-        goals_key(user_id),
-        gw.settings.cache_goals_seconds,
-        load,
-        field=f"goal:{goal_id}",
-    )
-    return result
+    return await _cached_goals(gw, user_id, f"goal:{goal_id}", load)
 
 
 @router.patch("/users/{user_id}/goals/{goal_id}", response_model=models.GoalResponse)

@@ -60,6 +60,17 @@ async def start(
     )
 
 
+def _measurements(
+    request: apb.EndWorkoutRequest | apb.LogWorkoutRequest,
+    body: models.WorkoutEnd | models.WorkoutLog,
+) -> None:
+    """The optional measurements a client gave, onto the request (unset fields stay unset)."""
+    if body.avg_heart_rate is not None:
+        request.avg_heart_rate = body.avg_heart_rate
+    if body.distance_m is not None:
+        request.distance_m = body.distance_m
+
+
 @router.post("/workouts/{session_id}/end", response_model=models.WorkoutResponse)
 async def end(
     session_id: str, caller: CurrentUser, gw: Gw, body: models.WorkoutEnd | None = None
@@ -68,10 +79,7 @@ async def end(
     request = apb.EndWorkoutRequest(user_id=caller, workout_id=session_id)
     if body.end_time is not None:
         request.end_time.CopyFrom(timestamp(body.end_time))
-    if body.avg_heart_rate is not None:
-        request.avg_heart_rate = body.avg_heart_rate
-    if body.distance_m is not None:
-        request.distance_m = body.distance_m
+    _measurements(request, body)
     reply = await gw.backends.activity.call(gw.backends.activity_stub.EndWorkout, request)
     await gw.cache.forget(statistics_key(caller))
     return workout_view(reply.workout)
@@ -92,10 +100,7 @@ async def log_workout(
             # record (Redis down) stores nothing twice; gRPC's retries are safe either way.
             request_id=request_key or uuid.uuid4().hex,
         )
-        if body.avg_heart_rate is not None:
-            request.avg_heart_rate = body.avg_heart_rate
-        if body.distance_m is not None:
-            request.distance_m = body.distance_m
+        _measurements(request, body)
         reply = await gw.backends.activity.call(gw.backends.activity_stub.LogWorkout, request)
         await gw.cache.forget(statistics_key(caller))
         return JSONResponse(workout_view(reply.workout), status_code=201)
