@@ -48,17 +48,6 @@ class Suite:
     gateways: list[services.HttpProcess] = field(default_factory=list)
     peer_url: str = ""
 
-    @property
-    def pids(self) -> dict[str, int]:
-        """Process ids by role, for profiling."""
-        found = {}
-        for role in ("user", "activity", "scoring"):
-            for n, process in enumerate(getattr(self, role), start=1):
-                found[f"{role}{n}"] = process.proc.pid
-        for n, gateway in enumerate(self.gateways, start=1):
-            found[f"gateway{n}"] = gateway.proc.pid
-        return found
-
 
 def database(server_url: str, name: str) -> str:
     """A fresh database on the server (FerretDB keeps its collections there)."""
