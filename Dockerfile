@@ -17,7 +17,7 @@ FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /app fitmesh
 WORKDIR /app
 COPY --from=build /app /app
-ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 FITMESH_DEV_KEYS_DIR=/tmp/fitmesh-keys
+ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1
 USER 10001
 EXPOSE 8000 50051 50052 50053 9101 9102 9103
 ENTRYPOINT ["python", "-m"]

@@ -1,9 +1,28 @@
-"""`python -m activity_service` serves workouts, statistics and the group-session archive."""
+"""`python -m activity_service` serves workouts, statistics and the group-session archive;
+`python -m activity_service rebuild` only rebuilds the read model (rebuild.py)."""
 
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from activity_service import rebuild
 from activity_service.server import build
 from activity_service.settings import ActivitySettings
+from servicekit.logs import configure_logging
 from servicekit.server import run
 
-if __name__ == "__main__":
+
+def main(argv: list[str]) -> None:
     settings = ActivitySettings()
+    if argv[1:] == ["rebuild"]:
+        configure_logging("activity_service", settings.log_level)
+        asyncio.run(rebuild.main(settings))
+        return
+    if argv[1:]:
+        raise SystemExit("usage: python -m activity_service [rebuild]")
     run(build(settings), settings)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

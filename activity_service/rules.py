@@ -52,11 +52,6 @@ def to_millis(at: dt.datetime) -> dt.datetime:
     return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
-def iso_week(at: dt.datetime) -> str:
-    year, week, _ = at.astimezone(dt.UTC).isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 def check_exercise_update(v: Violations, field: str, data_json: str) -> None:
     if len(data_json.encode()) > MAX_UPDATE_BYTES:
         v.add(field, f"at most {MAX_UPDATE_BYTES} bytes")

@@ -8,8 +8,10 @@ from typing import Any
 import grpc
 import redis.asyncio as aioredis
 
-from activity_service import rules
+from activity_service import history, rules, weeks
 from activity_service.events import EventPublisher
+from activity_service.recovery import Recovery
+from activity_service.scoring import Scorer
 from activity_service.settings import ActivitySettings
 from activity_service.store import Store
 from activity_service.views import group_session_proto, statistics_proto, workout_proto
@@ -60,7 +62,7 @@ def athlete_from(v: Violations, message: spb.Athlete) -> rules.Athlete:
 
 class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
     def __init__(self, store: Store, workouts: Workouts) -> None:
-        self.store, self.workouts = store, workouts
+        self.store, self.workouts, self.scoring = store, workouts, workouts.scorer
 
     async def StartWorkout(
         self, request: pb.StartWorkoutRequest, context: Context
@@ -126,18 +128,15 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         kind = workout_type(v, request.workout_type, required=False)
         v.raise_if_any()
         limit = pagination.page_size(request.page_size)
-        after = pagination.decode(request.page_token)
-        query: dict[str, Any] = {"user_id": request.user_id}
-        span: dict[str, dt.datetime] = {}
-        if request.HasField("from_time"):
-            span["$gte"] = to_datetime(request.from_time)
-        if request.HasField("to_time"):
-            span["$lt"] = to_datetime(request.to_time)
-        if span:
-            query["start_time"] = span
-        if kind:
-            query["workout_type"] = kind
-        docs = await self.store.page(query, after, limit + 1)
+        query = history.Query(
+            user_id=request.user_id,
+            limit=limit + 1,
+            after=pagination.decode(request.page_token),
+            since=to_datetime(request.from_time) if request.HasField("from_time") else None,
+            until=to_datetime(request.to_time) if request.HasField("to_time") else None,
+            kind=kind,
+        )
+        docs = await history.page(self.store, query)
         token = ""
         if len(docs) > limit:
             docs = docs[:limit]
@@ -152,10 +151,22 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         v = Violations()
         check_id(v, "user_id", request.user_id)
         v.raise_if_any()
-        week = rules.iso_week(dt.datetime.now(dt.UTC))
-        totals, weekly = await self.store.totals_of(request.user_id, week)
+        week = weeks.name(dt.datetime.now(dt.UTC))
+        totals, weekly = await history.totals_of(self.store, request.user_id, week)
         stats = statistics_proto(request.user_id, totals, weekly, week)
         return pb.GetStatisticsResponse(statistics=stats)
+
+    async def GetActivityScore(
+        self, request: pb.GetActivityScoreRequest, context: Context
+    ) -> pb.GetActivityScoreResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        week = request.week or weeks.name(dt.datetime.now(dt.UTC))
+        weeks.check(v, "week", week)
+        v.raise_if_any()
+        scored = await history.week_workouts(self.store, request.user_id, week)
+        score = await self.scoring.week(scored)
+        return pb.GetActivityScoreResponse(week=week, score=score, workouts=len(scored))
 
     async def SaveGroupSession(
         self, request: pb.SaveGroupSessionRequest, context: Context
@@ -232,15 +243,16 @@ class Resources:
     async def start(self) -> None:
         await self.store.start()
         self._channel = channels.scoring_channel(self.settings.scoring_service_addrs)
-        self.workouts = Workouts(
-            self.store,
+        scorer = Scorer(
             scoring_pb2_grpc.ScoringServiceStub(self._channel),
-            EventPublisher(self.redis, self.settings.stream_max_length),
             self.settings.scoring_deadline_seconds,
         )
-        workouts = self.workouts
+        grace = dt.timedelta(seconds=self.settings.settle_grace_seconds)
+        events = EventPublisher(self.redis, self.settings.stream_max_length)
+        self.workouts = Workouts(self.store, scorer, events, grace)
+        recovery = Recovery(self.store, self.workouts, grace)
         interval = self.settings.recovery_interval_seconds
-        self._recovery = Background(lambda: workouts.recover_forever(interval))
+        self._recovery = Background(lambda: recovery.recover_forever(interval))
         self._recovery.start()
 
     async def stop(self) -> None:

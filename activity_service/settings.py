@@ -17,5 +17,8 @@ class ActivitySettings(ServiceSettings):
     scoring_deadline_seconds: float = Field(default=2.0, gt=0)
     # How often unfinished work (pending scores, totals, events) is looked for and finished.
     recovery_interval_seconds: float = Field(default=5.0, gt=0)
+    # Longer than any end or log takes: recovery leaves a workout alone this long after
+    # its end began, and retries an attempt that crashed after it.
+    settle_grace_seconds: float = Field(default=30.0, gt=0)
     # Approximate cap on the event stream's length (XADD MAXLEN ~).
     stream_max_length: int = Field(default=1_000_000, ge=1000)

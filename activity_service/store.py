@@ -1,34 +1,43 @@
 """MongoDB access. Uses only what MongoDB 7 and FerretDB 1.x both support: no
 transactions, no partial or sparse indexes, no projections on findAndModify.
 
-At most one active workout per user is enforced by a unique index on `active_key`, which
-is `active:<user>` while a workout runs and `done:<workout>` once it ended."""
+FerretDB 1.x decodes every document of a collection for any filter but one on `_id`
+alone, and even that one its SQL scans the table for (SQLite and PostgreSQL alike: the
+query does not match the `_id` index's expression), so a lookup costs in proportion to
+its collection's size. Its updates read a document and write it back, so two concurrent
+updates of one document can lose one. Hence every document here is reached by `_id`, in
+a collection whose size does not grow with one user's history (the week buckets are kept
+one collection per ISO year), and whatever must happen once is decided by an insert (a
+unique `_id` is atomic on both servers, and an insert checks it with the index):
+
+- `workouts`: completed workouts, `_id` = workout id. Inserting one is what ends a
+  workout, so of concurrent ends exactly one wins.
+- `active`: the running workout of a user, `_id` = user id: at most one per user.
+- `weeks_<YYYY>` and `totals`: the read model (history.py). `weekly_totals`, where
+  weeks were kept before, is no longer read (`python -m activity_service rebuild`).
+- `settling`: workouts with work left after a failure or a crash (recovery.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from servicekit.errors import Unavailable
 
 Doc = dict[str, Any]
-# Idempotency window of the running totals: the ids of the last workouts added to them.
-RECENT_WINDOW = 64
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def week_key(user_id: str, week: str) -> str:
-    """The id of a user's totals for one ISO week (`2026-W47`)."""
+    """The id of a user's bucket for one ISO week (`2026-W47`)."""
     return f"{user_id}:{week}"
-
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def _reachable(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -45,17 +54,22 @@ def _reachable(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
 
 
 class Store:
-    def __init__(self, url: str, database: str) -> None:
+    def __init__(
+        self, url: str, database: str, listeners: Sequence[monitoring.CommandListener] = ()
+    ) -> None:
         self.client: AsyncMongoClient[Doc] = AsyncMongoClient(
-            url, tz_aware=True, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000
+            url,
+            tz_aware=True,
+            serverSelectionTimeoutMS=3000,
+            connectTimeoutMS=3000,
+            event_listeners=list(listeners),
         )
-        db = self.client[database]
-        self.workouts = db["workouts"]
-        self.totals = db["totals"]
-        self.weekly = db["weekly_totals"]
-        self.group_sessions = db["group_sessions"]
-
-        self._indexed = False
+        self.db = self.client[database]
+        self.workouts = self.db["workouts"]
+        self.active = self.db["active"]
+        self.totals = self.db["totals"]
+        self.settling = self.db["settling"]
+        self.group_sessions = self.db["group_sessions"]
 
     async def start(self) -> None:
         await self.ping()
@@ -63,126 +77,109 @@ class Store:
     async def stop(self) -> None:
         await self.client.close()
 
-    async def _ensure_indexes(self) -> None:
-        # The unique index is what keeps one active workout per user, so the service only
-        # reports SERVING once it exists.
-        await self.workouts.create_index("active_key", unique=True)
-        await self.workouts.create_index(
-            [("user_id", ASCENDING), ("start_time", DESCENDING), ("_id", DESCENDING)]
-        )
-        await self.workouts.create_index("pending")
-        self._indexed = True
-
     async def ping(self) -> bool:
-        """Health: MongoDB answers and the indexes exist (made here on first success)."""
+        """Health: MongoDB answers."""
         try:
             await self.client.admin.command("ping")
-            if not self._indexed:
-                await self._ensure_indexes()
         except PyMongoError:
             return False
         return True
 
-    @_reachable
-    async def insert_workout(self, doc: Doc) -> bool:
-        """False when the user already has an active workout."""
-        try:
-            await self.workouts.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+    # Workouts.
 
     @_reachable
-    async def active_workout(self, user_id: str) -> Doc | None:
-        return await self.workouts.find_one({"active_key": f"active:{user_id}"})
+    async def insert_workout(self, doc: Doc) -> bool:
+        """False when a workout with this id is stored already."""
+        return await _insert(self.workouts, doc)
+
+    @_reachable
+    async def insert_workouts(self, docs: Sequence[Doc]) -> None:
+        """Store workouts that are new, in one command (a bulk load)."""
+        await self.workouts.insert_many(list(docs), ordered=False)
 
     @_reachable
     async def workout(self, workout_id: str) -> Doc | None:
         return await self.workouts.find_one({"_id": workout_id})
 
     @_reachable
-    async def complete(self, workout_id: str, values: Mapping[str, Any]) -> Doc | None:
-        """Move an active workout to completed; None when it was not active any more."""
-        return await self.workouts.find_one_and_update(
-            {"_id": workout_id, "status": "active"},
-            {"$set": {**values, "status": "completed", "active_key": f"done:{workout_id}"}},
-            return_document=ReturnDocument.AFTER,
-        )
+    async def set_workout(self, workout_id: str, values: Mapping[str, Any]) -> None:
+        await self.workouts.update_one({"_id": workout_id}, {"$set": dict(values)})
+
+    async def scan_workouts(self, batch: int) -> AsyncIterator[Doc]:
+        """Every workout, read once in batches (a rebuild)."""
+        async for doc in self.workouts.find({}, batch_size=batch):
+            yield doc
 
     @_reachable
-    async def update(self, workout_id: str, values: Mapping[str, Any]) -> Doc | None:
-        return await self.workouts.find_one_and_update(
-            {"_id": workout_id}, {"$set": dict(values)}, return_document=ReturnDocument.AFTER
-        )
+    async def delete_workout(self, workout_id: str) -> None:
+        await self.workouts.delete_one({"_id": workout_id})
+
+    # Running workouts.
 
     @_reachable
-    async def unfinished(self, limit: int) -> list[Doc]:
-        cursor = self.workouts.find({"pending": True, "status": "completed"}).limit(limit)
+    async def start_active(self, workout: Doc) -> bool:
+        """False when the user has a running workout already."""
+        return await _insert(self.active, {"_id": workout["user_id"], "workout": workout})
+
+    @_reachable
+    async def active_of(self, user_id: str) -> Doc | None:
+        """The user's running workout."""
+        found = await self.active.find_one({"_id": user_id})
+        return found["workout"] if found else None
+
+    @_reachable
+    async def release_active(self, user_id: str, workout_id: str) -> None:
+        await self.active.delete_one({"_id": user_id, "workout._id": workout_id})
+
+    @_reachable
+    async def actives(self, limit: int) -> list[Doc]:
+        return [d["workout"] async for d in self.active.find({}).limit(limit)]
+
+    # The read model.
+
+    def weeks(self, week: str) -> AsyncCollection[Doc]:
+        """The collection of the week buckets of `week`'s ISO year."""
+        return self.db[f"weeks_{week[:4]}"]
+
+    @_reachable
+    async def bucket(self, user_id: str, week: str) -> Doc | None:
+        return await self.weeks(week).find_one({"_id": week_key(user_id, week)})
+
+    @_reachable
+    async def update_bucket(self, user_id: str, week: str, update: Mapping[str, Any]) -> None:
+        await _upsert(self.weeks(week), week_key(user_id, week), update)
+
+    @_reachable
+    async def totals_doc(self, user_id: str, fields: list[str] | None = None) -> Doc | None:
+        projection = dict.fromkeys(fields, 1) if fields is not None else None
+        return await self.totals.find_one({"_id": user_id}, projection)
+
+    @_reachable
+    async def update_totals(self, user_id: str, update: Mapping[str, Any]) -> None:
+        await _upsert(self.totals, user_id, update)
+
+    # Work left to do.
+
+    @_reachable
+    async def add_marker(self, marker: Doc) -> bool:
+        """False when this marker exists already."""
+        return await _insert(self.settling, marker)
+
+    @_reachable
+    async def drop_marker(self, marker_id: str) -> bool:
+        """True for the one caller that removed it."""
+        return (await self.settling.delete_one({"_id": marker_id})).deleted_count == 1
+
+    @_reachable
+    async def set_marker(self, marker_id: str, values: Mapping[str, Any]) -> None:
+        await self.settling.update_one({"_id": marker_id}, {"$set": dict(values)})
+
+    @_reachable
+    async def due_markers(self, now: dt.datetime, limit: int) -> list[Doc]:
+        cursor = self.settling.find({"ready_at": {"$lte": now}}).limit(limit)
         return [doc async for doc in cursor]
 
-    @_reachable
-    async def page(
-        self, query: Mapping[str, Any], after: tuple[dt.datetime, str] | None, limit: int
-    ) -> list[Doc]:
-        query = dict(query)
-        if after is not None:
-            at, key = after
-            query["$or"] = [{"start_time": {"$lt": at}}, {"start_time": at, "_id": {"$lt": key}}]
-        cursor = (
-            self.workouts.find(query)
-            .sort([("start_time", DESCENDING), ("_id", DESCENDING)])
-            .limit(limit)
-        )
-        return [doc async for doc in cursor]
-
-    @_reachable
-    async def add_to_totals(
-        self,
-        user_id: str,
-        workout_id: str,
-        overall: Mapping[str, float],
-        week: str,
-        weekly: Mapping[str, float],
-    ) -> bool:
-        """Add one workout to the user's running totals and to its week's, each once (a
-        retry after a crash between the two finishes the second): False when the overall
-        totals already had it. A week is a document of its own, so a long history never
-        makes a read larger."""
-        added = await self._add_once(self.totals, user_id, workout_id, overall)
-        await self._add_once(self.weekly, week_key(user_id, week), workout_id, weekly)
-        return added
-
-    async def _add_once(
-        self,
-        collection: AsyncCollection[Doc],
-        key: str,
-        workout_id: str,
-        increments: Mapping[str, float],
-    ) -> bool:
-        try:
-            doc = await collection.find_one_and_update(
-                {"_id": key, "recent": {"$ne": workout_id}},
-                {"$inc": dict(increments), "$push": {"recent": workout_id}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            return False  # the filter missed because the id is in `recent`: already added
-        if doc is not None and len(doc.get("recent", ())) > RECENT_WINDOW:
-            await collection.update_one({"_id": key}, {"$pop": {"recent": -1}})
-        return True
-
-    @_reachable
-    async def totals_of(self, user_id: str, week: str) -> tuple[Doc | None, Doc | None]:
-        """The running totals and one week's."""
-        fields = ("total_workouts", "total_duration_seconds", "total_calories_burned", "by_type")
-        # Totals written before weeks had documents of their own kept them inside.
-        legacy = f"weeks.{week}"
-        totals = await self.totals.find_one({"_id": user_id}, dict.fromkeys((*fields, legacy), 1))
-        weekly = await self.weekly.find_one({"_id": week_key(user_id, week)}, {"recent": 0})
-        if weekly is None and totals is not None:
-            weekly = totals.get("weeks", {}).get(week)
-        return totals, weekly
+    # Group sessions.
 
     @_reachable
     async def save_group_session(self, doc: Doc) -> None:
@@ -191,3 +188,21 @@ class Store:
     @_reachable
     async def group_session(self, session_id: str) -> Doc | None:
         return await self.group_sessions.find_one({"_id": session_id})
+
+
+async def _insert(collection: AsyncCollection[Doc], doc: Doc) -> bool:
+    try:
+        await collection.insert_one(doc)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def _upsert(collection: AsyncCollection[Doc], key: str, update: Mapping[str, Any]) -> None:
+    """Update the document `key`, making it when there is none. Two first writes of one
+    document race to insert it and one loses with a duplicate key (FerretDB does not retry
+    that itself): by then the document exists, so the loser's update applies as it is."""
+    try:
+        await collection.update_one({"_id": key}, dict(update), upsert=True)
+    except DuplicateKeyError:
+        await collection.update_one({"_id": key}, dict(update))

@@ -1,34 +1,25 @@
-"""The life of a workout: start, end or log, score, add to the running totals, announce.
+"""The life of a workout: start, end or log, score, add to the read model, announce.
 
-Each step after the write that completes a workout is idempotent and marked on the
-workout document; a workout with work left carries `pending: True` and the recovery loop
-finishes it, so a crash or an outage of scoring or Redis delays work but loses none."""
+A running workout lives in the user's slot (`active`, one per user). Ending it inserts
+the completed workout into `workouts`: of concurrent ends exactly one insert succeeds,
+and every caller answers with what that one stored. The winner adds the stored workout to
+the totals and its week (history.py), publishes `workout.completed` (event id = workout
+id) and frees the slot: one read and four writes. Work that cannot be done now (scoring
+or Redis down) is handed to recovery with a marker before the slot is freed; a crash in
+between leaves the slot pointing at a stored workout, which recovery or the user's next
+start hands over the same way (recovery.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from typing import Any
 
-import grpc
-import structlog
-
-from activity_service import rules
+from activity_service import history, recovery, rules, weeks
 from activity_service.events import EventPublisher
+from activity_service.scoring import Scorer
 from activity_service.store import Doc, Store
-from fitmesh.scoring.v1 import scoring_pb2 as spb
-from fitmesh.scoring.v1 import scoring_pb2_grpc
-from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
-from servicekit.protoenum import enum_name, enum_number
-from servicekit.status import field_violations
-
-log = structlog.get_logger("workouts")
-SCORING_DOWN = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-}
+from servicekit.errors import FailedPrecondition, NotFound, Violations
 
 
 def now() -> dt.datetime:
@@ -39,38 +30,50 @@ class Workouts:
     def __init__(
         self,
         store: Store,
-        scoring: scoring_pb2_grpc.ScoringServiceStub,
+        scorer: Scorer,
         events: EventPublisher,
-        scoring_deadline: float,
+        grace: dt.timedelta,
     ) -> None:
-        self.store, self.scoring, self.events = store, scoring, events
-        self.scoring_deadline = scoring_deadline
+        self.store, self.scorer, self.events = store, scorer, events
+        # Longer than any end or log takes, so recovery never works beside one.
+        self.grace = grace
 
     async def start(
         self, user_id: str, workout_type: str, athlete: rules.Athlete, request_id: str = ""
     ) -> Doc:
         workout_id = workout_id_for(user_id, request_id)
-        doc = {
+        if request_id and (first := await self.store.workout(workout_id)):
+            return first  # a repeat of a start whose workout has ended since
+        started = now()
+        doc: Doc = {
             "_id": workout_id,
             "user_id": user_id,
             "workout_type": workout_type,
             "status": "active",
-            "active_key": f"active:{user_id}",
-            "start_time": now(),
+            "start_time": started,
             "athlete": _athlete_doc(athlete),
-            "pending": False,
         }
-        if not await self.store.insert_workout(doc):
-            if request_id and (first := await self.store.workout(workout_id)):
-                return first  # a repeat of a start that already happened
-            active = await self.store.active_workout(user_id)
-            active_id = active["_id"] if active else "unknown"
-            raise FailedPrecondition(f"workout {active_id} is already active; end it first")
-        return doc
+        await history.check_room(self.store, user_id, weeks.name(started), "user_id")
+        running: Doc | None = None
+        for _ in range(2):  # once more after handing over a slot a crashed end left
+            if await self.store.start_active(doc):
+                return doc
+            running = await self.store.active_of(user_id)
+            if running is None:
+                continue  # it ended meanwhile
+            if running["_id"] == workout_id:
+                return running  # a repeat of a start that already happened
+            if not await recovery.hand_over(self.store, running, self.grace):
+                break
+        active_id = running["_id"] if running else "unknown"
+        raise FailedPrecondition(f"workout {active_id} is already active; end it first")
 
     async def owned(self, user_id: str, workout_id: str) -> Doc:
         doc = await self.store.workout(workout_id)
         if doc is None or doc["user_id"] != user_id:
+            running = await self.store.active_of(user_id)
+            if running is not None and running["_id"] == workout_id:
+                return running
             raise NotFound("no such workout")
         return doc
 
@@ -82,29 +85,37 @@ class Workouts:
         avg_heart_rate: int | None,
         distance_m: float | None,
     ) -> Doc:
-        doc = await self.owned(user_id, workout_id)
-        if doc["status"] == "completed":
+        running = await self.store.active_of(user_id)
+        if running is None or running["_id"] != workout_id:
+            doc = await self.owned(user_id, workout_id)
+            if doc["status"] == "active" and await recovery.adopt(self.store, doc):
+                return await self.end(user_id, workout_id, end_time, avg_heart_rate, distance_m)
             return doc  # ending twice returns what the first end stored
         v = Violations()
         end = rules.to_millis(end_time) if end_time else now()
-        rules.check_period(v, doc["start_time"], end, now())
+        rules.check_period(v, running["start_time"], end, now())
         rules.check_measurements(v, avg_heart_rate, distance_m)
         v.raise_if_any()
-        finished = {
-            **doc,
+        doc = {
+            **running,
+            "status": "completed",
+            # Older databases keep a unique index on this field.
+            "active_key": f"done:{workout_id}",
             "end_time": end,
-            "duration_seconds": (end - doc["start_time"]).total_seconds(),
+            "duration_seconds": (end - running["start_time"]).total_seconds(),
             "avg_heart_rate": avg_heart_rate,
             "distance_m": distance_m,
+            "completed_at": now(),
         }
-        values = {
-            k: finished[k] for k in ("end_time", "duration_seconds", "avg_heart_rate", "distance_m")
-        }
-        values |= await self._score_fields(finished)
-        completed = await self.store.complete(workout_id, values)
-        if completed is None:  # a concurrent end won; answer with what it stored
-            return await self.owned(user_id, workout_id)
-        return await self.settle(completed)
+        doc |= await self._score_fields(doc)
+        if not await self.store.insert_workout(doc):
+            return await self.owned(user_id, workout_id)  # a concurrent end won: its result
+        counted = history.counted(doc)
+        await history.record(self.store, doc, {"last_end": workout_id} if counted else None)
+        if not (counted and await self.events.publish_completed(doc)):
+            await recovery.mark(self.store, doc, counted or None, now())
+        await self.store.release_active(user_id, workout_id)
+        return doc
 
     async def log(
         self,
@@ -132,94 +143,34 @@ class Workouts:
             "avg_heart_rate": avg_heart_rate,
             "distance_m": distance_m,
             "athlete": _athlete_doc(athlete),
+            "completed_at": now(),
         }
+        await history.check_room(self.store, user_id, weeks.name(doc["start_time"]), "start_time")
         doc |= await self._score_fields(doc)
-        if not await self.store.insert_workout(doc):  # a concurrent repeat stored it first
-            return await self.owned(user_id, workout_id)
-        return await self.settle(doc)
-
-    async def _score_fields(self, doc: Doc) -> dict[str, Any]:
-        score = await self._score(doc)
-        return {
-            "score": score,
-            "score_status": "scored" if score else "pending",
-            "totals_applied": False,
-            "event_published": False,
-            "pending": True,
-        }
-
-    async def _score(self, doc: Doc) -> dict[str, Any] | None:
-        """The score, or None while scoring is unavailable (the workout is scored later)."""
-        athlete = spb.Athlete(**{k: v for k, v in doc["athlete"].items() if v is not None})
-        request = spb.ScoreWorkoutRequest(
-            workout_type=enum_number(spb.WorkoutType, doc["workout_type"]) or 0,  # type: ignore[arg-type]
-            duration_seconds=doc["duration_seconds"],
-            athlete=athlete,
-        )
-        if doc.get("avg_heart_rate") is not None:
-            request.avg_heart_rate = doc["avg_heart_rate"]
-        if doc.get("distance_m") is not None:
-            request.distance_m = doc["distance_m"]
-        try:
-            reply = await self.scoring.ScoreWorkout(request, timeout=self.scoring_deadline)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() in SCORING_DOWN:
-                log.warning("scoring_unavailable", workout_id=doc["_id"], code=exc.code().name)
-                return None
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise InvalidArgument(field_violations(exc), exc.details() or "") from exc
-            raise
-        s = reply.score
-        return {
-            "met": s.met,
-            "intensity": enum_name(spb.Intensity, s.intensity),
-            "intensity_source": enum_name(spb.IntensitySource, s.intensity_source),
-            "calories_burned": s.calories_burned,
-            "moderate_minutes": s.moderate_minutes,
-            "vigorous_minutes": s.vigorous_minutes,
-            "intensity_minutes": s.intensity_minutes,
-            "points": s.points,
-            "weight_kg_used": s.weight_kg_used,
-        }
-
-    async def settle(self, doc: Doc) -> Doc:
-        """Finish what a completed workout still needs, as far as the backends allow."""
-        if doc.get("score_status") == "pending":
-            score = await self._score(doc)
-            if score is None:
-                return doc
-            doc = (
-                await self.store.update(doc["_id"], {"score": score, "score_status": "scored"})
-                or doc
-            )
-        if not doc.get("totals_applied"):
-            await self.store.add_to_totals(doc["user_id"], doc["_id"], *increments(doc))
-            doc = await self.store.update(doc["_id"], {"totals_applied": True}) or doc
-        if not doc.get("event_published"):
-            if not await self.events.publish_completed(doc):
-                return doc
-            doc = (
-                await self.store.update(doc["_id"], {"event_published": True, "pending": False})
-                or doc
-            )
+        # The marker goes first, so a crash after storing leaves work recovery can find;
+        # whoever made it settles, whichever concurrent repeat stored the workout.
+        mine = await recovery.mark(self.store, doc, None, now() + self.grace)
+        stored = await self.store.insert_workout(doc)
+        if not stored:
+            doc = await self.owned(user_id, workout_id)
+        if not mine:
+            return doc
+        counted = history.counted(doc)
+        if stored:
+            await history.record(self.store, doc, history.applying(workout_id) if counted else None)
+        else:  # stored by a repeat that raced this one, whose own attempt may have counted it
+            await history.count_once(self.store, doc)
+        marker = recovery.marker_id(workout_id, 0)
+        if not (counted and await self.events.publish_completed(doc)):
+            await self.store.set_marker(marker, {"ready_at": now(), "applied": counted or None})
+            return doc
+        await self.store.drop_marker(marker)
+        await history.forget_applying(self.store, user_id, workout_id)
         return doc
 
-    async def recover(self, batch: int = 100) -> int:
-        """Finish pending work left by crashes and outages; return how many were settled."""
-        settled = 0
-        for doc in await self.store.unfinished(batch):
-            done = await self.settle(doc)
-            settled += not done.get("pending")
-        return settled
-
-    async def recover_forever(self, interval: float) -> None:
-        while True:
-            try:
-                if (count := await self.recover()) > 0:
-                    log.info("recovered", workouts=count)
-            except Exception:  # a failed round is retried at the next one
-                log.exception("recovery_failed")
-            await asyncio.sleep(interval)
+    async def _score_fields(self, doc: Doc) -> dict[str, Any]:
+        score = await self.scorer.workout(doc)
+        return {"score": score, "score_status": "scored" if score else "pending"}
 
 
 def workout_id_for(user_id: str, request_id: str) -> str:
@@ -237,19 +188,3 @@ def _athlete_doc(a: rules.Athlete) -> dict[str, Any]:
         "resting_heart_rate": a.resting_heart_rate,
         "max_heart_rate": a.max_heart_rate,
     }
-
-
-def increments(doc: Doc) -> tuple[dict[str, float], str, dict[str, float]]:
-    """What one completed, scored workout adds to its user's running totals, which ISO
-    week it falls in, and what it adds to that week's totals."""
-    score, kind = doc["score"], doc["workout_type"]
-    values = {
-        "total_workouts": 1,
-        "total_duration_seconds": doc["duration_seconds"],
-        "total_calories_burned": score["calories_burned"],
-    }
-    overall: dict[str, float] = dict(values)
-    for name, value in values.items():
-        overall[f"by_type.{kind}.{name}"] = value
-    weekly = {**values, "intensity_minutes": score["intensity_minutes"]}
-    return overall, rules.iso_week(doc["start_time"]), weekly

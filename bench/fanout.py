@@ -37,8 +37,8 @@ class Tally:
 
 async def _join(url: str, account: Account, session: Session, gate: asyncio.Semaphore) -> None:
     async with gate:
-        ws_url = url.replace("http://", "ws://", 1) + f"/api/v1/ws?token={account.token}"
-        ws = await connect(ws_url, max_queue=None)
+        ws_url = url.replace("http://", "ws://", 1) + "/api/v1/ws"
+        ws = await connect(ws_url, max_queue=None, additional_headers=account.headers)
         await ws.send(json.dumps({"event": "join_group_session", "session_id": session.session_id}))
         while json.loads(await ws.recv()).get("event") != "joined":
             pass
@@ -135,6 +135,7 @@ async def fanout(
     received = len(tally.latencies_ms)
     return {
         "fanout_p50_ms": round(percentile(tally.latencies_ms, 50), 2),
+        "fanout_p95_ms": round(percentile(tally.latencies_ms, 95), 2),
         "fanout_p99_ms": round(percentile(tally.latencies_ms, 99), 2),
         "fanout_max_ms": round(max(tally.latencies_ms, default=0.0), 2),
         "members": len(sockets),

@@ -116,6 +116,39 @@ def cpu_ticks() -> dict[int, tuple[str, int]]:
     return found
 
 
+def _stat(pid: str) -> tuple[int, int] | None:
+    """A process's parent and the CPU ticks it has used (utime + stime, every thread)."""
+    try:
+        fields = (Path("/proc") / pid / "stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None  # ended meanwhile
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def descendants(parents: dict[int, int], roots: list[int]) -> set[int]:
+    """`roots` and every process below them, given each process's parent."""
+    found = set(roots)
+    grew = True
+    while grew:
+        below = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= below
+        grew = bool(below)
+    return found
+
+
+def tree_ticks(roots: list[int]) -> dict[int, int]:
+    """CPU ticks used so far by each of `roots` and their child processes."""
+    stats = {int(e.name): _stat(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()}
+    known = {pid: stat for pid, stat in stats.items() if stat is not None}
+    tree = descendants({pid: parent for pid, (parent, _) in known.items()}, roots)
+    return {pid: known[pid][1] for pid in tree if pid in known}
+
+
+def ticks_between(before: dict[int, int], after: dict[int, int]) -> int:
+    """Ticks used between two snapshots (a process that started meanwhile counts in full)."""
+    return sum(ticks - before.get(pid, 0) for pid, ticks in after.items())
+
+
 def cpu_split(
     before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]], seconds: float
 ) -> dict[str, float]:

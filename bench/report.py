@@ -1,9 +1,11 @@
-"""The report of one run: JSON (headline figures at the top level), a Markdown table and a
-PNG plot of latency against offered load."""
+"""The report of one run: JSON (headline figures at the top level), Markdown (a summary
+table, which also goes to the README, and p50/p95/p99 of every load) and a PNG plot of
+latency against offered load."""
 
 from __future__ import annotations
 
 import json
+import operator
 import os
 import platform
 import shutil
@@ -13,21 +15,39 @@ from typing import Any
 
 import matplotlib
 
+from bench.tools import ratio
+
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
+from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 
+# The headline figures, flat at the top of the JSON: section.key.
 HEADLINES = (
-    ("rest_mixed", "sustained_rps"),
-    ("gateway_overhead", "p50_added_ms"),
-    ("cache", "speedup"),
-    ("websocket", "fanout_p99_ms"),
-    ("peer", "share_of_grpc_gateway"),
+    "bare.sustained_rps",
+    "rest_mixed.sustained_rps",
+    "rest_mixed.share_of_bare",
+    "rest_mixed.p95_ms",
+    "cached_reads.sustained_rps",
+    "cached_reads.share_of_bare",
+    "gateway_cpu.ratio_to_bare",
+    "growth.list_ratio",
+    "peer.same_work_share",
+    "gateway_overhead.p50_added_ms",
+    "cache.speedup",
+    "websocket.fanout_p99_ms",
 )
+# Where a headline is found when its own key is not there.
+FALLBACKS = {"growth.list_ratio": "growth.list_growth"}
+# Ratios measured in one run, so they hold on any machine; and two latency bounds.
 TARGETS = {
-    "rest_mixed.sustained_rps": (">=", 1000.0),
+    "rest_mixed.share_of_bare": (">=", 0.12),
+    "cached_reads.share_of_bare": (">=", 0.4),
+    "gateway_cpu.ratio_to_bare": ("<=", 1.5),
+    "growth.list_ratio": ("<=", 1.5),
     "gateway_overhead.p50_added_ms": ("<", 1.0),
     "websocket.fanout_p99_ms": ("<", 100.0),
 }
+COMPARE = {">=": operator.ge, "<=": operator.le, "<": operator.lt}
 
 
 def machine() -> dict[str, Any]:
@@ -53,23 +73,45 @@ def machine() -> dict[str, Any]:
     }
 
 
+def value(results: dict[str, Any], name: str) -> Any:
+    """A headline's figure (`section.key`), or None when it was not measured."""
+    for candidate in (name, FALLBACKS.get(name)):
+        if candidate is None:
+            continue
+        section, key = candidate.split(".")
+        found = results.get(section, {}).get(key)
+        if found is not None:
+            return found
+    return None
+
+
+def derive(results: dict[str, Any]) -> None:
+    """Figures made of two measures: each REST ladder's share of the bare app's rate."""
+    bare = value(results, "bare.sustained_rps")
+    for section in ("rest_mixed", "cached_reads"):
+        if section in results:
+            results[section]["share_of_bare"] = ratio(results[section]["sustained_rps"], bare)
+
+
 def headlines(results: dict[str, Any]) -> dict[str, Any]:
-    return {f"{s}.{k}": results[s][k] for s, k in HEADLINES if s in results}
+    """Every headline, None when it was not measured."""
+    return {name: value(results, name) for name in HEADLINES}
 
 
 def verdicts(results: dict[str, Any]) -> dict[str, str]:
-    """Each target: met, or missed and by how much."""
+    """Each target: met, missed and by how much, or not measured."""
     found = {}
     for name, (op, bound) in TARGETS.items():
-        section, key = name.split(".")
-        if section not in results:
+        figure = value(results, name)
+        if figure is None:
+            found[name] = f"not measured (target {op} {bound:g})"
             continue
-        value = float(results[section][key])
-        met = value >= bound if op == ">=" else value < bound
-        if met:
-            found[name] = f"met ({op} {bound:g})"
+        figure = float(figure)
+        if COMPARE[op](figure, bound):
+            found[name] = f"met ({figure:.3g}, target {op} {bound:g})"
         else:
-            found[name] = f"missed by {abs(value - bound):.3g} ({value:.3g}, target {op} {bound:g})"
+            by = abs(figure - bound)
+            found[name] = f"missed by {by:.3g} ({figure:.3g}, target {op} {bound:g})"
     return found
 
 
@@ -77,17 +119,57 @@ def _row(what: str, figure: str, baseline: str) -> str:
     return f"| {what} | {figure} | {baseline} |"
 
 
-def _ladder_row(what: str, ladder: dict[str, Any]) -> str:
-    """A ladder of fixed rates: the highest that held, and how the last step failed."""
+def _percentiles(load: dict[str, Any]) -> str:
+    return f"p50/p95/p99 {load['p50_ms']}/{load['p95_ms']}/{load['p99_ms']} ms"
+
+
+def _ended(ladder: dict[str, Any]) -> str:
+    """How a ladder ended: the step that did not hold, or that none failed."""
     last = ladder["steps"][-1]
-    return _row(
-        what,
-        f"**{ladder['sustained_rps']:g} req/s**",
-        f"next step {last['rate']:g}/s: p99 {last['p99_ms']} ms, {last['errors']} errors",
-    )
+    if last["ok"]:
+        return f"every step up to {last['rate']:g}/s held"
+    missed = last.get("missed") or [f"p99 {last['p99_ms']} ms", f"{last['errors']} errors"]
+    return f"next step {last['rate']:g}/s: " + ", ".join(missed)
+
+
+def _held(ladder: dict[str, Any]) -> str:
+    rate = f"{ladder['sustained_rps']:g} req/s"
+    return rate if ladder.get("ceiling_found", True) else f">= {rate}"
+
+
+def _share(ladder: dict[str, Any]) -> str:
+    found = ladder.get("share_of_bare")
+    return "" if found is None else f" = {found:.1%} of bare"
+
+
+MIXED = (
+    "REST mixed load on both gateways (reads: 30 % profile, 30 % statistics, 20 % workout"
+    " lists, 10 % goals; 10 % workout start+end) vs the bare FastAPI + Redis GET app's"
+    " highest rate: oha open loop, E12 rate steps, highest with p99 < 100 ms and no errors"
+)
+CACHED = (
+    "Cached profile + statistics reads: fitmesh's gateways vs the bare FastAPI + Redis GET"
+    " app (as many processes), the same requests, oha processes and rate steps"
+)
+
+
+def _ladder_rows(results: dict[str, Any]) -> list[str]:
+    rows = []
+    bare = results.get("bare")
+    against = f"bare app {_held(bare)} ({_ended(bare)})" if bare else "bare app not measured"
+    for key, what in (("rest_mixed", MIXED), ("cached_reads", CACHED)):
+        if ladder := results.get(key):
+            figure = f"**{_held(ladder)}{_share(ladder)}**"
+            if ladder.get("p95_ms") is not None:
+                figure += f", {_percentiles(ladder)} at that rate"
+            rows.append(_row(what, f"{figure}; {_ended(ladder)}", against))
+    if bare and not any(key in results for key in ("rest_mixed", "cached_reads")):
+        rows.append(_row("Bare FastAPI + Redis GET app alone, oha ladder", _held(bare), against))
+    return rows
 
 
 def table(results: dict[str, Any]) -> str:
+    """The summary: one row per measure, saying what it compares."""
     m = results["machine"]
     lines = [
         f"Run {results['started_at']} on {m['cpu']} ({m['cores']} cores, {m['memory_gib']} GiB),"
@@ -95,17 +177,47 @@ def table(results: dict[str, Any]) -> str:
         "",
         "| Measure | fitmesh | Baseline in the same run |",
         "|---|---|---|",
+        *_ladder_rows(results),
     ]
-    ladders = (
-        ("rest_mixed", "REST mixed load, highest fixed rate with p99 < 100 ms and no errors"),
-        ("rest_cached_reads", "REST cached reads only (profile, statistics): the gateway tier"),
-    )
-    lines += [_ladder_row(what, results[key]) for key, what in ladders if key in results]
+    if c := results.get("gateway_cpu"):
+        lines.append(
+            _row(
+                f"CPU per cached profile read: the gateways' processes vs the bare app's, both"
+                f" at {c['rate']:g} req/s for {c['seconds']:g} s (utime + stime from /proc)",
+                f"**{c['ratio_to_bare']} times the bare app's**"
+                f" ({c['gateway_ms_per_request']} ms a request)",
+                f"bare app {c['bare_ms_per_request']} ms a request",
+            )
+        )
+    if p := results.get("peer"):
+        same, cached = p["same_work"], p["cached_read"]
+        lines.append(
+            _row(
+                "Same uncached read (first page of notifications), 32 concurrent requests:"
+                " fitmesh's gateways vs grpc-gateway (Go), over the same user_service replicas",
+                f"**{p['same_work_share']:.0%} of its throughput**"
+                f" ({same['fitmesh']['achieved_rps']:g} req/s, p95 {same['fitmesh']['p95_ms']} ms)",
+                f"grpc-gateway {same['grpc_gateway']['achieved_rps']:g} req/s"
+                f" (p95 {same['grpc_gateway']['p95_ms']} ms)",
+            )
+        )
+        lines.append(
+            _row(
+                "Statistics read, not the same work: fitmesh answers from its Redis cache,"
+                " grpc-gateway asks an activity_service replica every time",
+                f"{cached['fitmesh']['achieved_rps']:g} req/s"
+                f" ({p['cached_read_share']:.0%} of grpc-gateway's)",
+                f"grpc-gateway {cached['grpc_gateway']['achieved_rps']:g} req/s",
+            )
+        )
     if g := results.get("gateway_overhead"):
         lines.append(
             _row(
-                "Gateway cost on an uncached read (REST vs direct gRPC)",
-                f"**{g['p50_added_ms']:+.2f} ms p50**, {g['p99_added_ms']:+.2f} ms p99",
+                "Uncached read (first page of notifications) through a gateway vs a direct gRPC"
+                " call to a user_service replica: latency added at 50 req/s; throughput with"
+                " 16 concurrent calls per gateway or replica",
+                f"**{g['p50_added_ms']:+.2f} ms p50**, {g.get('p95_added_ms', 0):+.2f} ms p95,"
+                f" {g['p99_added_ms']:+.2f} ms p99",
                 f"throughput {g['rest_rps']:g} vs {g['grpc_rps']:g} req/s"
                 f" (ratio {g['throughput_ratio']})",
             )
@@ -113,7 +225,8 @@ def table(results: dict[str, Any]) -> str:
     if c := results.get("cache"):
         lines.append(
             _row(
-                "Statistics read, warm cache vs cold",
+                "Statistics read through a gateway, one at a time: cached copy in Redis vs"
+                " the copy deleted before each read",
                 f"**{c['speedup']} times faster** ({c['warm_p50_ms']} ms p50)",
                 f"cold {c['cold_p50_ms']} ms p50",
             )
@@ -122,34 +235,28 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             _row(
                 f"WebSocket fan-out, {w['members']} members / {w['sessions']} sessions"
-                f" on {w['gateways']} gateways",
+                f" on {w['gateways']} gateways, {w['messages_per_second']:g} chat messages/s:"
+                " send to every receipt",
                 f"**p99 {w['fanout_p99_ms']} ms**, p50 {w['fanout_p50_ms']} ms",
                 f"{w['deliveries_received']} of {w['deliveries_expected']} deliveries",
-            )
-        )
-    if p := results.get("peer"):
-        lines.append(
-            _row(
-                "Statistics read, fitmesh gateway vs grpc-gateway (Go)",
-                f"**{p['share_of_grpc_gateway']:.0%} of its throughput**"
-                f" ({p['fitmesh']['rps']:.0f} req/s)",
-                f"grpc-gateway {p['grpc_gateway']['rps']:.0f} req/s",
             )
         )
     if gr := results.get("growth"):
         first, last = gr["levels"][0], gr["levels"][-1]
         lines.append(
             _row(
-                f"Growth {first['workouts']:,} → {last['workouts']:,} workouts (p50, gRPC)",
-                f"statistics x{gr['statistics_growth']}, list x{gr['list_growth']}",
-                f"{last['statistics']['p50_ms']:.2f} ms / {last['list']['p50_ms']:.2f} ms"
-                f" at {last['workouts']:,}",
+                f"First workout page (20) and statistics, gRPC to an activity_service replica:"
+                f" p50 at {last['workouts']:,} vs at {first['workouts']:,} workouts of one user",
+                f"**list x{value(results, 'growth.list_ratio')}**,"
+                f" statistics x{gr.get('statistics_growth')}",
+                f"at {first['workouts']:,}: list {first['list']['p50_ms']:.2f} ms,"
+                f" statistics {first['statistics']['p50_ms']:.2f} ms",
             )
         )
     if ce := results.get("ceilings"):
         lines.append(
             _row(
-                "Servers underneath",
+                "Servers underneath: `redis-benchmark -t get` (50 clients) and `pgbench -S`",
                 f"Redis GET {ce['redis_get_rps']:,.0f}/s",
                 f"pgbench -S {ce['pgbench_select_tps']:,.0f} tps",
             )
@@ -161,23 +268,101 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _load_row(measure: str, load: str, figures: dict[str, Any]) -> str:
+    achieved = figures.get("achieved_rps", figures.get("rps"))
+    cells = [
+        measure,
+        load,
+        "" if achieved is None else f"{achieved:.1f}",
+        *(f"{figures.get(f'p{p}_ms', 0):.2f}" for p in (50, 95, 99)),
+        str(figures.get("errors", 0)),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _every_load(results: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(measure, load, figures) for every load the run put on the suite."""
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    for key, name in (("bare", "bare app"), ("rest_mixed", "mixed"), ("cached_reads", "cached")):
+        for step in results.get(key, {}).get("steps", []):
+            found.append((name, f"{step['rate']:g}/s open loop", step))
+    if c := results.get("gateway_cpu"):
+        for side in ("gateway", "bare"):
+            found.append((f"CPU, {side}", f"{c['rate']:g}/s open loop", c[side]))
+    if p := results.get("peer"):
+        for read in ("same_work", "cached_read"):
+            for side in ("fitmesh", "grpc_gateway"):
+                found.append((f"peer, {read.replace('_', ' ')}", side, p[read][side]))
+    if g := results.get("gateway_overhead"):
+        for how, loads in g.items():
+            if not isinstance(loads, dict) or how == "saturated":
+                continue
+            for side, figures in loads.items():
+                found.append(("gateway cost", f"{side}, {how.replace('_', ' ')}", figures))
+        for side, runs in g.get("saturated", {}).items():
+            for n, figures in enumerate(runs, start=1):
+                found.append(("gateway cost", f"{side} {n}, 16 concurrent", figures))
+    if c := results.get("cache"):
+        for state in ("warm", "cold"):
+            figures = {f"p{p}_ms": c.get(f"{state}_p{p}_ms", 0) for p in (50, 95, 99)}
+            found.append(("cache", f"{state}, one at a time", figures))
+    if w := results.get("websocket"):
+        figures = {f"p{p}_ms": w.get(f"fanout_p{p}_ms", 0) for p in (50, 95, 99)}
+        found.append(("WebSocket fan-out", f"{w['messages_per_second']:g} messages/s", figures))
+    for level in results.get("growth", {}).get("levels", []):
+        for read in ("statistics", "list"):
+            found.append(("growth", f"{read} at {level['workouts']:,}", level[read]))
+    return found
+
+
+def loads_table(results: dict[str, Any]) -> str:
+    """p50, p95 and p99 of every load, in milliseconds."""
+    lines = [
+        "| Measure | Load | Achieved req/s | p50 ms | p95 ms | p99 ms | Errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [_load_row(*row) for row in _every_load(results)]
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    return f"{table(results)}\n\n### Every load\n\n{loads_table(results)}\n"
+
+
+LADDERS = (("rest_mixed", "mixed"), ("cached_reads", "cached reads"), ("bare", "bare app"))
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    for key, name in (("rest_mixed", "mixed"), ("rest_cached_reads", "cached reads")):
+    for key, name in LADDERS:
         steps = results.get(key, {}).get("steps", [])
+        if not steps:
+            continue
         rates = [s["rate"] for s in steps]
-        ax.plot(rates, [s["p99_ms"] for s in steps], marker="o", label=f"{name} p99")
-        ax.plot(rates, [s["p50_ms"] for s in steps], marker=".", linestyle=":", label=f"{name} p50")
+        (line,) = ax.plot(rates, [s["p99_ms"] for s in steps], marker="o", label=f"{name} p99")
+        ax.plot(
+            rates,
+            [s["p50_ms"] for s in steps],
+            marker=".",
+            linestyle=":",
+            color=line.get_color(),
+            label=f"{name} p50",
+        )
         for s in steps:
             if s["errors"]:
                 ax.annotate(f"{s['errors']} errors", (s["rate"], s["p99_ms"]), fontsize=8)
     ax.axhline(100, color="grey", linestyle="--", linewidth=1, label="p99 bound (100 ms)")
     ax.set_xlabel("offered load, requests/s (open loop)")
     ax.set_ylabel("latency, ms")
+    ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # 20, 50, 100, not 10^2
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(StrMethodFormatter("{x:g}"))
+        axis.set_minor_formatter(NullFormatter())
     ax.set_title(f"fitmesh REST load — {results['machine']['cores']} cores, one machine")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -189,7 +374,7 @@ def write(results: dict[str, Any], directory: Path) -> tuple[Path, Path, Path]:
     document = {**headlines(results), **results}
     json_path, md_path, png_path = (stem.with_suffix(s) for s in (".json", ".md", ".png"))
     json_path.write_text(json.dumps(document, indent=2) + "\n")
-    md_path.write_text(table(results) + "\n")
-    if "rest_mixed" in results:
+    md_path.write_text(markdown(results))
+    if any(key in results for key, _ in LADDERS):
         plot(results, png_path)
     return json_path, md_path, png_path

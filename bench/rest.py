@@ -1,27 +1,29 @@
-"""REST measurements: the mixed workload at fixed rates, the gateway's cost over a direct
-gRPC call, the cache, and the grpc-gateway peer on the same read."""
+"""REST measurements: the mixed workload, the cached reads and the bare reference app on
+ladders of fixed rates, the gateway's cost over a direct gRPC call, the cache, and the
+grpc-gateway peer on the same uncached read."""
 
 from __future__ import annotations
 
 import asyncio
 import statistics
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
 
+from bench import ladder
 from bench.seed import Account
 from bench.suite import Suite
-from bench.tools import Load, ghz, oha, percentile
+from bench.tools import Load, ghz, oha, percentile, ratio
 from servicekit import cachekeys
 
-P99_LIMIT_MS = 100.0
 # Shares of the mixed workload; workout writes are a start and its end (half each).
 READS = (("profile", 0.30), ("statistics", 0.30), ("workouts", 0.20), ("goals", 0.10))
 WRITES = 0.10
-# The gateway tier alone: only the reads it answers from Redis.
+# The gateway tier alone: only the reads it answers from Redis (and the bare app's ladder).
 CACHED_READS = (("profile", 0.50), ("statistics", 0.50))
 LIST_NOTIFICATIONS = "fitmesh.user.v1.UserService.ListNotifications"
 LIGHT_RATE = 50
@@ -34,6 +36,12 @@ def read_path(kind: str, user_id: str) -> str:
         "workouts": f"/api/v1/users/{user_id}/workouts?limit=20",
         "goals": f"/api/v1/users/{user_id}/goals",
     }[kind]
+
+
+def notifications_path(user_id: str) -> str:
+    """The first page of a user's notifications: a keyset query in PostgreSQL that no
+    gateway caches."""
+    return f"/api/v1/users/{user_id}/notifications?limit=20"
 
 
 @dataclass
@@ -52,6 +60,7 @@ class Writes:
             rps=(n + self.errors) / seconds,
             p50_ms=percentile(self.latencies_ms, 50),
             p90_ms=percentile(self.latencies_ms, 90),
+            p95_ms=percentile(self.latencies_ms, 95),
             p99_ms=percentile(self.latencies_ms, 99),
             latencies_ms=self.latencies_ms,
         )
@@ -108,7 +117,7 @@ async def writes(urls: list[str], pool: list[Account], rate: float, seconds: flo
 
 
 def combine(parts: dict[str, Load]) -> dict[str, Any]:
-    """One step's figures, over every request of every part."""
+    """One load's figures, over every request of every part."""
     loads = list(parts.values())
     everything = [ms for p in loads for ms in p.latencies_ms]
     return {
@@ -117,62 +126,83 @@ def combine(parts: dict[str, Load]) -> dict[str, Any]:
         "errors": sum(p.errors for p in loads),
         "p50_ms": round(percentile(everything, 50), 2),
         "p90_ms": round(percentile(everything, 90), 2),
+        "p95_ms": round(percentile(everything, 95), 2),
         "p99_ms": round(percentile(everything, 99), 2),
         "parts": {name: p.as_dict() for name, p in parts.items()},
     }
 
 
-async def mixed_step(
-    suite: Suite,
-    reader: Account,
-    writers: list[Account],
+def connections(rate: float) -> int:
+    """Enough connections for an open-loop oha at `rate` that answers take up to 100 ms."""
+    return max(4, int(rate / 25))
+
+
+def _reads(
+    urls: list[str],
+    reads: tuple[tuple[str, float], ...],
+    account: Account,
     rate: float,
     seconds: float,
-    cached_only: bool = False,
-) -> dict[str, Any]:
-    urls = [g.url for g in suite.gateways]
-    runs: dict[str, Any] = {}
-    for kind, share in CACHED_READS if cached_only else READS:
+) -> dict[str, Awaitable[Load]]:
+    """One open-loop oha per read and server, each at its share of `rate`."""
+    runs: dict[str, Awaitable[Load]] = {}
+    for kind, share in reads:
         for n, url in enumerate(urls, start=1):
-            runs[f"{kind}@gw{n}"] = oha(
-                url + read_path(kind, reader.user_id),
+            part = rate * share / len(urls)
+            runs[f"{kind}@{n}"] = oha(
+                url + read_path(kind, account.user_id),
                 seconds,
-                rate=rate * share / len(urls),
-                connections=max(4, int(rate * share / len(urls) / 25)),
-                headers=reader.headers,
+                rate=part,
+                connections=connections(part),
+                headers=account.headers,
             )
-    if not cached_only:
-        runs["workout start+end"] = writes(urls, writers, rate * WRITES, seconds)
+    return runs
+
+
+async def _step(runs: dict[str, Awaitable[Load]]) -> dict[str, Any]:
     results = await asyncio.gather(*runs.values())
-    step = combine(dict(zip(runs, results, strict=True)))
-    step["rate"] = rate
-    step["ok"] = step["errors"] == 0 and step["p99_ms"] < P99_LIMIT_MS
-    return step
+    return combine(dict(zip(runs, results, strict=True)))
+
+
+async def mixed_step(
+    suite: Suite, reader: Account, writers: list[Account], rate: float, seconds: float
+) -> dict[str, Any]:
+    """The mixed workload on both gateways."""
+    urls = [g.url for g in suite.gateways]
+    runs = _reads(urls, READS, reader, rate, seconds)
+    runs["workout start+end"] = writes(urls, writers, rate * WRITES, seconds)
+    return await _step(runs)
+
+
+async def reads_step(
+    urls: list[str], reader: Account, rate: float, seconds: float
+) -> dict[str, Any]:
+    """Profile and statistics reads spread over `urls`: the gateways answer them from Redis,
+    the bare app with its one GET."""
+    return await _step(_reads(urls, CACHED_READS, reader, rate, seconds))
 
 
 async def mixed(
-    suite: Suite,
-    reader: Account,
-    writers: list[Account],
-    rates: list[float],
-    seconds: float,
-    cached_only: bool = False,
+    suite: Suite, reader: Account, writers: list[Account], rates: list[float], seconds: float
 ) -> dict[str, Any]:
-    """Fixed rates in increasing order until a rate misses the bound (or errors)."""
-    steps = []
-    for rate in rates:
-        step = await mixed_step(suite, reader, writers, rate, seconds, cached_only)
-        print(
-            f"  {rate:>6.0f}/s: achieved {step['achieved_rps']:>7.1f}/s, p50 {step['p50_ms']} ms,"
-            f" p99 {step['p99_ms']} ms, errors {step['errors']}",
-            flush=True,
-        )
-        steps.append(step)
-        if not step["ok"]:
-            break
-        await asyncio.sleep(2)  # let the write path's follow-up work drain
-    sustained = max((s["rate"] for s in steps if s["ok"]), default=0.0)
-    return {"sustained_rps": sustained, "p99_limit_ms": P99_LIMIT_MS, "steps": steps}
+    async def step(rate: float) -> dict[str, Any]:
+        return await mixed_step(suite, reader, writers, rate, seconds)
+
+    # The pause lets the write path's follow-up work (scores, totals, events) drain.
+    return {"rates": rates, **await ladder.climb(step, rates, pause=2)}
+
+
+async def reads(
+    urls: list[str], reader: Account, rates: list[float], seconds: float
+) -> dict[str, Any]:
+    """The cached reads' ladder on the gateways, or the same ladder on the bare app. A
+    short warm-up first opens the servers' connections to Redis."""
+    await reads_step(urls, reader, LIGHT_RATE, 2)
+
+    async def step(rate: float) -> dict[str, Any]:
+        return await reads_step(urls, reader, rate, seconds)
+
+    return {"rates": rates, **await ladder.climb(step, rates, pause=1)}
 
 
 async def overhead(suite: Suite, account: Account, seconds: float) -> dict[str, Any]:
@@ -180,7 +210,7 @@ async def overhead(suite: Suite, account: Account, seconds: float) -> dict[str, 
     PostgreSQL that the gateway never caches — through a gateway and as a direct gRPC call:
     latency at a light fixed rate (nothing queues, so the difference is the gateway's own
     cost), then throughput with both gateways (or both replicas) under 16 concurrent calls."""
-    path = f"/api/v1/users/{account.user_id}/notifications?limit=20"
+    path = notifications_path(account.user_id)
     message = {"user_id": account.user_id, "page_size": 20}
     replicas = [s.address for s in suite.user]
     rest_light = await oha(
@@ -206,6 +236,7 @@ async def overhead(suite: Suite, account: Account, seconds: float) -> dict[str, 
     return {
         "read": "first page of notifications (GET /users/{id}/notifications, ListNotifications)",
         "p50_added_ms": round(rest_light.p50_ms - grpc_light.p50_ms, 3),
+        "p95_added_ms": round(rest_light.p95_ms - grpc_light.p95_ms, 3),
         "p99_added_ms": round(rest_light.p99_ms - grpc_light.p99_ms, 3),
         "throughput_ratio": round(rest_rps / grpc_rps, 3),
         "rest_rps": round(rest_rps, 1),
@@ -256,36 +287,87 @@ async def cache(suite: Suite, account: Account, count: int = 300) -> dict[str, A
         "speedup": round(cold_p50 / warm_p50, 2),
         "warm_p50_ms": round(warm_p50, 3),
         "cold_p50_ms": round(cold_p50, 3),
+        "warm_p95_ms": round(percentile(warm, 95), 3),
+        "cold_p95_ms": round(percentile(cold, 95), 3),
         "warm_p99_ms": round(percentile(warm, 99), 3),
         "cold_p99_ms": round(percentile(cold, 99), 3),
         "reads": count,
     }
 
 
-async def peer(suite: Suite, account: Account, seconds: float) -> dict[str, Any]:
-    """The statistics read through one fitmesh gateway and through grpc-gateway, each
-    loaded by 32 concurrent requests."""
-    ours = await oha(
-        suite.gateways[0].url + read_path("statistics", account.user_id),
-        seconds,
-        connections=32,
-        headers=account.headers,
+PEER_CONNECTIONS = 16  # for each oha process, closed loop
+
+
+async def _closed(
+    urls: list[str],
+    seconds: float,
+    *,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+    body: str | None = None,
+) -> dict[str, Any]:
+    """One closed-loop oha per URL, all at once."""
+    runs: dict[str, Awaitable[Load]] = {
+        f"{n}": oha(
+            u, seconds, connections=PEER_CONNECTIONS, headers=headers, method=method, body=body
+        )
+        for n, u in enumerate(urls, start=1)
+    }
+    return await _step(runs)
+
+
+async def _versus(
+    suite: Suite, account: Account, path: str, rpc: str, body: str, seconds: float
+) -> dict[str, Any]:
+    """The read through fitmesh's gateways (one oha process each) and through grpc-gateway
+    (as many oha processes), the same connections a side."""
+    ours = await _closed([g.url + path for g in suite.gateways], seconds, headers=account.headers)
+    theirs = await _closed(
+        [f"{suite.peer_url}/{rpc}"] * len(suite.gateways), seconds, method="POST", body=body
     )
-    theirs = await oha(
-        suite.peer_url + "/fitmesh.activity.v1.ActivityService/GetStatistics",
+    share = ratio(ours["achieved_rps"], theirs["achieved_rps"])
+    return {"share": share, "fitmesh": ours, "grpc_gateway": theirs}
+
+
+async def peer(suite: Suite, account: Account, seconds: float) -> dict[str, Any]:
+    """fitmesh's gateways against grpc-gateway (Go) over the same service replicas, each
+    under 32 concurrent requests: first on the same work — an uncached read both pass to a
+    user_service replica — then on the statistics read, which fitmesh answers from its
+    cache while grpc-gateway asks an activity replica every time (not the same work)."""
+    who = f'{{"userId": "{account.user_id}"'
+    same = await _versus(
+        suite,
+        account,
+        notifications_path(account.user_id),
+        "fitmesh.user.v1.UserService/ListNotifications",
+        who + ', "pageSize": 20}',
         seconds,
-        connections=32,
-        method="POST",
-        body=f'{{"userId": "{account.user_id}"}}',
+    )
+    cached = await _versus(
+        suite,
+        account,
+        read_path("statistics", account.user_id),
+        "fitmesh.activity.v1.ActivityService/GetStatistics",
+        who + "}",
+        seconds,
     )
     return {
-        "share_of_grpc_gateway": round(ours.rps / theirs.rps, 3),
-        "fitmesh": ours.as_dict(),
-        "grpc_gateway": theirs.as_dict(),
+        "same_work_share": same.pop("share"),
+        "same_work": {
+            "read": "first page of notifications, uncached: both ask a user_service replica",
+            **same,
+        },
+        "cached_read_share": cached.pop("share"),
+        "cached_read": {
+            "read": "statistics: fitmesh answers from its Redis cache, grpc-gateway asks an"
+            " activity_service replica (not the same work)",
+            **cached,
+        },
+        "load": f"closed loop, {len(suite.gateways)} oha processes x {PEER_CONNECTIONS}"
+        " connections a side; fitmesh: one per gateway; grpc-gateway: one Go process",
         "fitmesh_does_more": [
             "verifies the Ed25519 access token and that the caller owns the data",
             "checks per-address and per-user rate limits in Redis",
-            "reads through a Redis cache (the peer asks the service every time)",
             "guards the backend with a circuit breaker and a deadline",
             "logs one JSON access line per request and counts it in Prometheus",
         ],

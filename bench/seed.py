@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from activity_service import history as read_model
 from activity_service import rules
 from activity_service.store import Store as ActivityStore
-from activity_service.store import week_key
-from activity_service.workouts import increments
+from servicekit import keys
 from user_service.security import Passwords, Tokens
 from user_service.store import Store as UserStore
 
@@ -39,7 +38,7 @@ class Account:
 async def accounts(database_url: str, count: int, prefix: str) -> list[Account]:
     store = UserStore(database_url, pool_size=4)
     await store.start()
-    tokens = Tokens("", "fitmesh", TOKEN_TTL_SECONDS)
+    tokens = Tokens("", "fitmesh", TOKEN_TTL_SECONDS, environment=keys.DEVELOPMENT)
     password_hash = await Passwords().hash(uuid.uuid4().hex)  # nobody logs in with it
     made = []
     try:
@@ -91,36 +90,30 @@ def _check(reply: httpx.Response) -> None:
 
 
 async def grow(mongo_url: str, user_id: str, template: dict[str, Any], count: int) -> None:
-    """Add `count` completed workouts to a user, copied from one the service stored, and
-    add them to the user's running totals as the service does for each workout."""
+    """Add `count` completed workouts to a user, copied from one the service stored, two
+    hours apart going back, and add them to the read model with the activity service's
+    own bulk load: workouts in batches, then each batch's totals and weeks."""
     store = ActivityStore(mongo_url, "fitmesh")
     base = template["start_time"] - dt.timedelta(hours=1)
-    overall: Counter[str] = Counter()
-    weeks: defaultdict[str, Counter[str]] = defaultdict(Counter)
     try:
-        for offset in range(0, count, 1000):
+        # Batches stay modest: FerretDB 1.24 stopped answering one bulk of ~1,000 upserts
+        # into a collection that already held some of the keys.
+        for offset in range(0, count, 500):
             batch = []
-            for n in range(offset, min(count, offset + 1000)):
+            for n in range(offset, min(count, offset + 500)):
                 workout_id = uuid.uuid4().hex
                 began = rules.to_millis(base - dt.timedelta(hours=2 * n))
-                doc = {
-                    **template,
-                    "_id": workout_id,
-                    "active_key": f"done:{workout_id}",
-                    "start_time": began,
-                    "end_time": began + dt.timedelta(seconds=template["duration_seconds"]),
-                }
-                adds, week, week_adds = increments(doc)
-                overall.update(adds)
-                weeks[week].update(week_adds)
-                batch.append(doc)
-            await store.workouts.insert_many(batch, ordered=False)
-        await store.totals.update_one({"_id": user_id}, {"$inc": dict(overall)}, upsert=True)
-        # One update a week: FerretDB 1.24 stopped answering one bulk update of ~1,000
-        # upserts into a collection that already held some of the weeks.
-        for week, week_sums in weeks.items():
-            key = week_key(user_id, week)
-            await store.weekly.update_one({"_id": key}, {"$inc": dict(week_sums)}, upsert=True)
+                batch.append(
+                    {
+                        **template,
+                        "_id": workout_id,
+                        "active_key": f"done:{workout_id}",
+                        "start_time": began,
+                        "end_time": began + dt.timedelta(seconds=template["duration_seconds"]),
+                    }
+                )
+            await store.insert_workouts(batch)
+            await read_model.record_many(store, batch)
     finally:
         await store.stop()
 
@@ -137,14 +130,15 @@ async def stored_workout(mongo_url: str, user_id: str) -> dict[str, Any]:
 
 
 async def wait_settled(mongo_url: str, timeout: float = 60) -> None:
-    """Wait until the activity service has scored, totalled and announced every workout."""
+    """Wait until the activity service has scored, totalled and announced every workout:
+    none has work left for recovery."""
     store = ActivityStore(mongo_url, "fitmesh")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     try:
-        while await store.workouts.count_documents({"pending": True}):
+        while await store.settling.count_documents({}):
             if loop.time() > deadline:
-                raise RuntimeError("workouts still pending after seeding")
+                raise RuntimeError("workouts still unsettled after seeding")
             await asyncio.sleep(0.2)
     finally:
         await store.stop()

@@ -1,6 +1,8 @@
 """The suite under load: PostgreSQL, Redis and FerretDB on PostgreSQL (or the servers named
 by TEST_DATABASE_URL, TEST_REDIS_URL, TEST_MONGODB_URL), two replicas of every gRPC
-service, two gateways, and the grpc-gateway peer pointed at the same service replicas."""
+service, two gateways, the grpc-gateway peer pointed at the same service replicas, and as
+many processes of the bare reference app (bench/bare.py) as there are gateways, on the
+same Redis."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from devstack.servers import (
     start_redis,
     wait_for_port,
 )
+from servicekit.keys import DEVELOPMENT
 
 REPLICAS = 2
 # All load comes from one address and a few users, so the per-address and per-user limits
@@ -46,6 +49,7 @@ class Suite:
     activity: list[services.ServiceProcess] = field(default_factory=list)
     scoring: list[services.ServiceProcess] = field(default_factory=list)
     gateways: list[services.HttpProcess] = field(default_factory=list)
+    bare: list[services.HttpProcess] = field(default_factory=list)
     peer_url: str = ""
 
 
@@ -82,6 +86,7 @@ async def running(log_level: str) -> AsyncIterator[Suite]:
             "REDIS_URL": redis.url,
             "MONGODB_URL": mongo.url,
             "FITMESH_DEV_KEYS_DIR": keys,
+            "ENVIRONMENT": DEVELOPMENT,  # keys from FITMESH_DEV_KEYS_DIR
             "LOG_LEVEL": log_level,
             "RATE_LIMIT_IP": UNLIMITED,
             "RATE_LIMIT_USER": UNLIMITED,
@@ -110,11 +115,14 @@ async def running(log_level: str) -> AsyncIterator[Suite]:
             }
             for _ in range(REPLICAS):
                 suite.gateways.append(await services.start_http("gateway", gateway_env))
+            bare_env = {"REDIS_URL": redis.url}
+            for _ in suite.gateways:
+                suite.bare.append(await services.start_http("bench.bare", bare_env))
             suite.peer_url = stack.enter_context(_peer(suite))
             yield suite
         finally:
-            for gateway in suite.gateways:
-                gateway.stop()
+            for http in [*suite.gateways, *suite.bare]:
+                http.stop()
             for process in [*suite.user, *suite.activity, *suite.scoring]:
                 process.stop()
 

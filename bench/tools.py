@@ -36,6 +36,7 @@ class Load:
     rps: float
     p50_ms: float
     p90_ms: float
+    p95_ms: float
     p99_ms: float
     statuses: dict[str, int] = field(default_factory=dict)
     # Every answered request's latency, when the tool reports them one by one (oha does).
@@ -52,6 +53,13 @@ def percentile(values: list[float], p: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def ratio(part: float | None, whole: float | None, digits: int = 3) -> float | None:
+    """`part / whole`, or None when either is unknown or the whole is nothing."""
+    if part is None or not whole:
+        return None
+    return round(part / whole, digits)
 
 
 def _latencies(db: Path) -> list[float]:
@@ -118,6 +126,7 @@ async def oha(
         rps=float(summary["requestsPerSec"]),
         p50_ms=float(percentiles["p50"] or 0) * 1000,
         p90_ms=float(percentiles["p90"] or 0) * 1000,
+        p95_ms=float(percentiles["p95"] or 0) * 1000,
         p99_ms=float(percentiles["p99"] or 0) * 1000,
         statuses=statuses,
         latencies_ms=latencies,
@@ -153,6 +162,7 @@ async def ghz(
         rps=float(report["rps"]),
         p50_ms=by_percent[50],
         p90_ms=by_percent[90],
+        p95_ms=by_percent[95],
         p99_ms=by_percent[99],
         statuses=statuses,
     )

@@ -1,23 +1,27 @@
 """`python -m devstack run`: the whole suite on this machine, without Docker.
 
-PostgreSQL, Redis and a MongoDB wire-protocol server (FerretDB) start in throwaway
+PostgreSQL, Redis and a MongoDB wire-protocol server (FerretDB) run in throwaway
 directories unless DATABASE_URL, REDIS_URL or MONGODB_URL name servers to use; migrations
-run once; then honcho runs two replicas of every gRPC service and two gateways
-(http://localhost:8000 and :8001). Ctrl-C stops everything, servers included."""
+run once; two replicas of every gRPC service and two gateways (http://localhost:8000 and
+:8001) follow. supervisord runs them all and restarts whatever dies. Ctrl-C or SIGTERM stops
+everything, servers included."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import os
+import signal
+import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import psycopg
-from honcho.manager import Manager
 
-from devstack.servers import Server, start_mongo, start_postgres, start_redis
+from devstack.servers import Server, prepare_mongo, prepare_postgres, prepare_redis
+from devstack.supervision import Program, Supervisor
 
 SERVICES = (  # name, module, first gRPC port, first metrics port
     ("user", "user_service", 50051, 9101),
@@ -26,20 +30,11 @@ SERVICES = (  # name, module, first gRPC port, first metrics port
 )
 REPLICA_STEP = 10  # the second replica listens 10 ports above the first
 GATEWAY_PORTS = (8000, 8001)
-
-
-@contextlib.contextmanager
-def server(variable: str, start: Callable[[], Server]) -> Iterator[str]:
-    """The URL in `variable` when it is set, else a throwaway server's."""
-    if given := os.environ.get(variable):
-        yield given
-        return
-    started = start()
-    print(f"devstack: {started.name} on {started.url}", flush=True)
-    try:
-        yield started.url
-    finally:
-        started.close()
+THROWAWAY: tuple[tuple[str, Callable[[], Server]], ...] = (  # unless the variable names one
+    ("DATABASE_URL", prepare_postgres),
+    ("REDIS_URL", prepare_redis),
+    ("MONGODB_URL", prepare_mongo),
+)
 
 
 def suite_database(url: str) -> str:
@@ -47,6 +42,10 @@ def suite_database(url: str) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'fitmesh'").fetchone() is None:
             conn.execute("CREATE DATABASE fitmesh")
+    return suite_database_url(url)
+
+
+def suite_database_url(url: str) -> str:
     return url.rsplit("/", 1)[0] + "/fitmesh"
 
 
@@ -60,6 +59,9 @@ def processes(offset: int) -> list[tuple[str, str, dict[str, str]]]:
                     f"{name}{replica + 1}",
                     module,
                     {
+                        # Only the gateways and the services themselves call a service:
+                        # on a laptop its port is not for the network.
+                        "GRPC_HOST": "127.0.0.1",
                         "GRPC_PORT": str(grpc_port + shift),
                         "METRICS_PORT": str(metrics_port + shift),
                     },
@@ -80,28 +82,64 @@ def addresses(offset: int) -> dict[str, str]:
 
 
 def run(offset: int) -> int:
-    with (
-        server("DATABASE_URL", start_postgres) as postgres_url,
-        server("REDIS_URL", start_redis) as redis_url,
-        server("MONGODB_URL", start_mongo) as mongo_url,
-    ):
-        database_url = (
-            postgres_url if "DATABASE_URL" in os.environ else suite_database(postgres_url)
-        )
+    with contextlib.ExitStack() as cleanup:
+        urls: dict[str, str] = {}
+        servers: dict[str, Server] = {}
+        for variable, prepare in THROWAWAY:
+            if given := os.environ.get(variable):
+                urls[variable] = given
+                continue
+            server = prepare()
+            cleanup.callback(server.close)
+            urls[variable] = server.url
+            if server.command:  # else a server named by a TEST_*_URL
+                servers[variable] = server
+        if "DATABASE_URL" not in os.environ:
+            urls["DATABASE_URL"] = suite_database_url(urls["DATABASE_URL"])
         env = {
+            # Keys left unset are made once and shared; anywhere else they are required.
+            "ENVIRONMENT": "development",
             **os.environ,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "MONGODB_URL": mongo_url,
+            **urls,
             "PYTHONUNBUFFERED": "1",
             **addresses(offset),
         }
+        supervisor = Supervisor(
+            [
+                Program(
+                    s.name,
+                    s.command,
+                    log=s.log,
+                    stop_signal=signal.Signals(s.stop_signal).name.removeprefix("SIG"),
+                )
+                for s in servers.values()
+            ],
+            [
+                Program(name, [sys.executable, "-m", module], extra)
+                for name, module, extra in processes(offset)
+            ],
+            env,
+        )
+        cleanup.callback(supervisor.close)
+        supervisor.start()
+        for server in servers.values():
+            server.wait_ready()
+            print(f"devstack: {server.name} on {server.url}", flush=True)
+        if "DATABASE_URL" in servers:
+            suite_database(servers["DATABASE_URL"].url)
         subprocess.run([sys.executable, "-m", "user_service", "migrate"], env=env, check=True)
-        manager = Manager()
-        for name, module, extra in processes(offset):
-            manager.add_process(name, f"{sys.executable} -m {module}", env={**env, **extra})
-        manager.loop()
-        return manager.returncode or 0
+        supervisor.start_suite()
+        print(f"devstack: uv run supervisorctl -c {supervisor.conf} status", flush=True)
+        return supervisor.wait()
+
+
+def appending_stdout() -> None:
+    """supervisord's processes write to the terminal through /dev/stdout, each on a file
+    description of its own: when stdout is a file, they must all append, or each writes at
+    its own offset over the others' lines."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISREG(os.fstat(1).st_mode):
+            fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_APPEND)
 
 
 def main(argv: list[str]) -> int:
@@ -112,7 +150,13 @@ def main(argv: list[str]) -> int:
         "--offset", type=int, default=0, help="add this to every port (to run beside another suite)"
     )
     args = parser.parse_args(argv)
-    return run(args.offset)
+    appending_stdout()
+    # SIGTERM stops the suite as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return run(args.offset)
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Start real database servers as child processes, each in its own temporary directory.
 
 A URL given in the environment (DATABASE_URL-style) is used instead of starting a server,
-so the same tests run against servers someone already has (MongoDB 7, say).
+so the same tests run against servers someone already has (MongoDB 7, say). Each server is
+prepared first (directory, port, command) and then started: here as a child process, or
+under the local supervisor by `python -m devstack run`.
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], name: str, timeout: float = 30) -> None:
+def wait_for_port(
+    port: int, proc: subprocess.Popen[bytes] | None, name: str, timeout: float = 30
+) -> None:
+    """Until the port accepts connections; `proc`, when given, must not exit meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if proc is not None and proc.poll() is not None:
             raise ServerError(f"{name} exited with {proc.returncode} before accepting connections")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
@@ -54,14 +59,18 @@ def find_binary(name: str, *patterns: str) -> str:
 
 @dataclass
 class Server:
-    """A running server process; `url` is how clients reach it."""
+    """A database server; `url` is how clients reach it, `proc` its process when started
+    here (not when given by URL, nor when a supervisor runs it)."""
 
     name: str
     url: str
     port: int
     proc: subprocess.Popen[bytes] | None = None
     workdir: Path | None = None
-    restart_cmd: Callable[[], subprocess.Popen[bytes]] | None = field(default=None, repr=False)
+    # How to start it (already as the user it runs as) and where its output goes; empty for
+    # a server given by URL.
+    command: list[str] = field(default_factory=list, repr=False)
+    log: Path | None = None
     # Accepting TCP is not always ready (PostgreSQL refuses logins while it recovers).
     ready: Callable[[], bool] = field(default=lambda: True, repr=False)
     # PostgreSQL's SIGTERM waits for every client to leave; SIGINT is its fast shutdown.
@@ -82,12 +91,16 @@ class Server:
             self.proc.wait()
 
     def restart(self) -> None:
-        """Start the server again on the same port and data (after stop or kill)."""
-        if self.restart_cmd is None:
+        """Start the server (again, after stop or kill: the same port and data)."""
+        if not self.command or self.log is None:
             raise ServerError(f"{self.name} was given by URL and cannot be restarted")
-        self.proc = self.restart_cmd()
-        wait_for_port(self.port, self.proc, self.name)
-        deadline = time.monotonic() + 30
+        self.proc = _launch(self.command, self.log)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Until it accepts connections and is ready (started here or by a supervisor)."""
+        wait_for_port(self.port, self.proc, self.name, timeout)
+        deadline = time.monotonic() + timeout
         while not self.ready():
             if time.monotonic() > deadline:
                 raise ServerError(f"{self.name} accepts connections but never became ready")
@@ -108,15 +121,14 @@ def as_user(cmd: list[str], user: str | None) -> list[str]:
     return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *cmd]
 
 
-def _launch(cmd: list[str], log: Path, user: str | None = None) -> subprocess.Popen[bytes]:
+def _launch(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         # Own process group: a Ctrl-C in the terminal reaches us, not the servers directly.
-        return subprocess.Popen(
-            as_user(cmd, user), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def start_postgres() -> Server:
+def prepare_postgres() -> Server:
+    """A new data directory and the command that serves it; nothing runs yet."""
     if url := os.environ.get("TEST_DATABASE_URL"):
         return Server("postgres", url, 0)
     initdb = str(Path(find_binary("initdb", "/usr/lib/postgresql/*/bin/initdb")).resolve())
@@ -152,20 +164,23 @@ def start_postgres() -> Server:
         "full_page_writes=off",
     ]
     isready = [str(Path(initdb).with_name("pg_isready")), "-q", "-h", "127.0.0.1", "-p", str(port)]
-    server = Server(
+    return Server(
         "postgres",
         f"postgresql://postgres@127.0.0.1:{port}/postgres",
         port,
         workdir=workdir,
-        restart_cmd=lambda: _launch(cmd, log, user),
+        command=as_user(cmd, user),
+        log=log,
         ready=lambda: subprocess.run(isready, check=False).returncode == 0,
         stop_signal=signal.SIGINT,
     )
-    server.restart()
-    return server
 
 
-def start_redis() -> Server:
+def start_postgres() -> Server:
+    return _started(prepare_postgres())
+
+
+def prepare_redis() -> Server:
     if url := os.environ.get("TEST_REDIS_URL"):
         return Server("redis", url, 0)
     binary = find_binary("redis-server")
@@ -186,19 +201,21 @@ def start_redis() -> Server:
         "--appendfsync",
         "no",
     ]
-    log = workdir / "server.log"
-    server = Server(
+    return Server(
         "redis",
         f"redis://127.0.0.1:{port}/0",
         port,
         workdir=workdir,
-        restart_cmd=lambda: _launch(cmd, log),
+        command=cmd,
+        log=workdir / "server.log",
     )
-    server.restart()
-    return server
 
 
-def start_mongo(postgres_url: str | None = None) -> Server:
+def start_redis() -> Server:
+    return _started(prepare_redis())
+
+
+def prepare_mongo(postgres_url: str | None = None) -> Server:
     """MongoDB when given by URL, else FerretDB (MongoDB wire protocol) on SQLite, or on
     PostgreSQL when given a database: there FerretDB filters in SQL instead of reading
     every document of a collection, which matters once collections are large."""
@@ -221,15 +238,23 @@ def start_mongo(postgres_url: str | None = None) -> Server:
         "--telemetry=disable",
         "--log-level=warn",
     ]
-    log = workdir / "server.log"
-    server = Server(
+    return Server(
         "mongodb",
         f"mongodb://127.0.0.1:{port}/",
         port,
         workdir=workdir,
-        restart_cmd=lambda: _launch(cmd, log),
+        command=cmd,
+        log=workdir / "server.log",
     )
-    server.restart()
+
+
+def start_mongo(postgres_url: str | None = None) -> Server:
+    return _started(prepare_mongo(postgres_url))
+
+
+def _started(server: Server) -> Server:
+    if server.command:
+        server.restart()
     return server
 
 

@@ -77,7 +77,8 @@ def _spawn(module: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], P
         proc = subprocess.Popen(
             [sys.executable, "-m", module],
             cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            # Throwaway processes: keys left unset are development keys (FITMESH_DEV_KEYS_DIR).
+            env={"ENVIRONMENT": "development", **os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdout=out,
             stderr=subprocess.STDOUT,
         )

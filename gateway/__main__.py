@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import uvicorn
+from pydantic import ValidationError
 
 from gateway.settings import GatewaySettings
 from servicekit.logs import configure_logging
 
 
+class WithoutQuery(logging.Filter):
+    """uvicorn logs each WebSocket's path with its query string, where a ticket rides: the
+    lines keep the path only, so no credential is ever logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                a.split("?", 1)[0] if isinstance(a, str) and "?" in a else a for a in record.args
+            )
+        return True
+
+
 def main() -> None:
-    settings = GatewaySettings()
+    try:
+        settings = GatewaySettings()
+    except ValidationError as exc:  # a missing key or a bad value: say which, and stop
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        sys.exit(f"gateway cannot start: {reasons}")
     configure_logging("gateway", settings.log_level)
+    logging.getLogger("uvicorn.error").addFilter(WithoutQuery())
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,

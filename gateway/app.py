@@ -1,5 +1,5 @@
-"""The FastAPI application: routes, error handling, middleware, and the resources a
-gateway replica opens at start-up (gRPC channels, Redis, breakers)."""
+"""The FastAPI application: routes, error handling, the one middleware, and the services a
+gateway replica opens at start-up (gRPC clients, Redis, admission, live sessions)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
-from gateway import openapi, problems
+from gateway import errors
+from gateway.admission import Admitter
 from gateway.auth import Verifier
-from gateway.backends import Backends
-from gateway.cache import Cache
+from gateway.cache import Cache, redis_breaker
+from gateway.clients import Clients
 from gateway.groups import GroupSessions
 from gateway.hub import Hub
 from gateway.invalidation import CacheInvalidator
-from gateway.limiting import per_client
 from gateway.live import Live
 from gateway.middleware import RequestMiddleware
-from gateway.ratelimit import RateLimits
 from gateway.routes import groups, pages, system, users, workouts, ws
 from gateway.settings import GatewaySettings
-from gateway.state import Gateway
+from gateway.state import Services
+from gateway.tickets import Tickets
 from servicekit import tracing
 
 DESCRIPTION = """
@@ -32,6 +32,7 @@ fitmesh's REST API. Sign up with `POST /api/v1/users/register`, get a token with
 Errors are `application/problem+json` (RFC 9457) and carry the request id.
 Creating writes accept an `Idempotency-Key` header.
 """
+MAX_BODY = 64 * 1024
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -39,41 +40,44 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The request path's client: bytes in and out (cached answers go on the wire as they
+        # are). Its calls are bounded by the cache and admission (asyncio.timeout); a socket
+        # timeout would cost a task per command.
         redis = aioredis.from_url(
-            settings.redis_url,
-            decode_responses=True,
-            socket_timeout=settings.redis_timeout_seconds,
-            socket_connect_timeout=settings.redis_timeout_seconds,
+            settings.redis_url, socket_connect_timeout=settings.redis_timeout_seconds
         )
-        backends = Backends(settings)
-        breaker = (
+        breaker = redis_breaker(
             settings.breaker_failures,
             settings.breaker_window_seconds,
             settings.breaker_cooldown_seconds,
         )
-        gw = Gateway(
+        # Blocking stream reads outlast those timeouts: a client of their own.
+        stream_redis = aioredis.from_url(settings.redis_url, decode_responses=True)
+        clients = Clients(settings)
+        hub = Hub(stream_redis)
+        await hub.start()
+        live = Live(
+            GroupSessions(stream_redis), hub, clients.activity, settings.group_recent_messages
+        )
+        app.state.services = Services(
             settings=settings,
-            backends=backends,
-            cache=Cache(redis, *breaker),
-            limits=RateLimits(
-                settings.redis_url,
+            clients=clients,
+            redis=redis,
+            cache=Cache(redis, breaker, settings.redis_timeout_seconds),
+            admitter=Admitter(
+                redis,
                 settings.rate_limit_ip,
                 settings.rate_limit_user,
                 settings.rate_limit_auth,
-                *breaker,
+                breaker,
+                settings.redis_timeout_seconds,
             ),
             verifier=Verifier(settings.jwt_public_key, settings.jwt_issuer),
+            live=live,
+            tickets=Tickets(redis, settings.ws_ticket_seconds),
         )
-        app.state.gateway = gw
-        app.state.verifier = gw.verifier
-        # Blocking stream reads outlast the cache client's short timeouts: a client of its own.
-        stream_redis = aioredis.from_url(settings.redis_url, decode_responses=True)
         invalidator = CacheInvalidator(stream_redis)
         invalidator.start()
-        hub = Hub(stream_redis)
-        await hub.start()
-        live = Live(GroupSessions(stream_redis), hub, backends, settings.group_recent_messages)
-        app.state.live = live
         sweeper = asyncio.create_task(live.sweep_forever(settings.group_idle_seconds))
         try:
             yield
@@ -81,7 +85,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             sweeper.cancel()
             await hub.stop()
             await invalidator.stop()
-            await backends.close()
+            await clients.close()
             await redis.aclose()
             await stream_redis.aclose()
 
@@ -93,18 +97,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    problems.install(app)
-    openapi.install(app)
+    errors.install(app)
     if tracing.configure("gateway", settings.otel_exporter_otlp_endpoint) or tracing.enabled():
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")
-    api = [Depends(per_client)]
-    app.include_router(users.router, prefix="/api/v1", dependencies=api)
-    app.include_router(workouts.router, prefix="/api/v1", dependencies=api)
-    app.include_router(groups.router, prefix="/api/v1", dependencies=api)
+    # FastAPI's body limit, on the routers: there its refusals reach the problem handlers.
+    for api in (users.router, workouts.router, groups.router):
+        app.include_router(
+            api, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=MAX_BODY
+        )
     app.include_router(ws.router)
     app.include_router(pages.router)
-    app.include_router(system.router)
-    app.add_middleware(RequestMiddleware)
+    app.include_router(system.router, max_body_size=MAX_BODY)
+    app.add_middleware(RequestMiddleware, max_body=MAX_BODY)
     return app

@@ -1,8 +1,30 @@
-"""Per-request values every layer reads: the request id (logs, gRPC metadata, problems)."""
+"""What one request carries through every layer: its id (logs, gRPC metadata, problems),
+the trace parent, and the response headers a dependency decided (rate limits). The
+middleware makes it; everything below reads or fills in the same object."""
 
 from __future__ import annotations
 
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 
-request_id: ContextVar[str] = ContextVar("request_id", default="")
-traceparent: ContextVar[str] = ContextVar("traceparent", default="")
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str = ""
+    traceparent: str = ""
+    # Added to the response, whatever answers it: a route, an error handler.
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+_EMPTY = RequestContext()
+_current: ContextVar[RequestContext] = ContextVar("request_context", default=_EMPTY)
+
+
+def current() -> RequestContext:
+    return _current.get()
+
+
+def begin(request_id: str, traceparent: str = "") -> RequestContext:
+    ctx = RequestContext(request_id, traceparent)
+    _current.set(ctx)
+    return ctx

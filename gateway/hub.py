@@ -79,6 +79,11 @@ class Hub:
             with contextlib.suppress(RedisError):
                 await self._pubsub.unsubscribe(name)
 
+    @property
+    def ready(self) -> bool:
+        """Connected to Redis pub/sub: what a socket hears arrives."""
+        return self._ready.is_set()
+
     async def add_user(self, conn: Connection) -> None:
         first = not self.users[conn.user_id]
         self.users[conn.user_id].add(conn)

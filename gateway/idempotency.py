@@ -1,6 +1,7 @@
 """`Idempotency-Key` on creating writes: a retried request gets the first response back and
 creates nothing twice. The first response is kept in Redis for a day; a retry that arrives
-while the first is still running gets 409 rather than running twice."""
+while the first is still running gets 409 rather than running twice. The fingerprint that
+tells a reuse with another request leaves secrets out, so none is kept in Redis."""
 
 from __future__ import annotations
 
@@ -10,34 +11,48 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from fastapi import HTTPException
-from fastapi.responses import JSONResponse, Response
+from fastapi import Response
+from pydantic import BaseModel
 
 from gateway.cache import Cache
+from gateway.errors import ApiError, conflict
 
 log = structlog.get_logger("idempotency")
-IN_PROGRESS = "in-progress"
+IN_PROGRESS = b"in-progress"
 MAX_KEY = 255
 
 
-def _fingerprint(body: Any) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+def _fingerprint(request: BaseModel, secrets: set[str]) -> str:
+    fields = request.model_dump(mode="json", exclude=secrets)
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def _answer(body: bytes, status: int, replayed: bool = False) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(body, status, headers, media_type="application/json")
 
 
 async def once(
     cache: Cache,
     key: str | None,
     scope: str,
-    body: Any,
+    request: BaseModel,
     ttl: int,
-    handler: Callable[[], Awaitable[JSONResponse]],
+    handler: Callable[[], Awaitable[BaseModel]],
+    status: int = 201,
+    secrets: frozenset[str] = frozenset(),
 ) -> Response:
+    """Run `handler` once per key and scope; a repeat of the key gets its first answer."""
     if not key:
-        return await handler()
+        return _answer((await handler()).model_dump_json().encode(), status)
     if len(key) > MAX_KEY:
-        raise HTTPException(400, f"Idempotency-Key is longer than {MAX_KEY} characters")
+        raise ApiError(
+            400,
+            f"Idempotency-Key is longer than {MAX_KEY} characters",
+            [{"field": "Idempotency-Key", "message": f"at most {MAX_KEY} characters"}],
+        )
     slot = f"fitmesh:idempotency:{scope}:{hashlib.sha256(key.encode()).hexdigest()}"
-    fingerprint = _fingerprint(body)
+    fingerprint = _fingerprint(request, set(secrets))
     redis = cache.redis
 
     async def claim() -> bool:
@@ -46,30 +61,28 @@ async def once(
     claimed = await cache.guarded(claim, None)
     if claimed is None:
         log.warning("idempotency_unavailable", scope=scope)  # Redis down: run it once anyway
-        return await handler()
+        return _answer((await handler()).model_dump_json().encode(), status)
     if not claimed:
-        stored = await cache.guarded(lambda: redis.get(slot), None)
-        if stored is None or stored == IN_PROGRESS:
-            raise HTTPException(409, "a request with this Idempotency-Key is still running")
-        first = json.loads(stored)
-        if first["fingerprint"] != fingerprint:
-            raise HTTPException(422, "this Idempotency-Key was used with a different request")
-        return JSONResponse(
-            first["body"], status_code=first["status"], headers={"Idempotent-Replayed": "true"}
-        )
+        return await _replay(cache, slot, fingerprint)
     try:
-        response = await handler()
+        body = (await handler()).model_dump_json().encode()
     except BaseException:
         await cache.forget(slot)  # a failed attempt may be retried with the same key
         raise
-    record = {
-        "status": response.status_code,
-        "body": json.loads(bytes(response.body)),
-        "fingerprint": fingerprint,
-    }
+    record = {"status": status, "body": body.decode(), "fingerprint": fingerprint}
 
     async def keep() -> None:
         await redis.set(slot, json.dumps(record), ex=ttl)
 
     await cache.guarded(keep, None)
-    return response
+    return _answer(body, status)
+
+
+async def _replay(cache: Cache, slot: str, fingerprint: str) -> Response:
+    stored: Any = await cache.guarded(lambda: cache.redis.get(slot), None)
+    if stored is None or stored == IN_PROGRESS:
+        raise conflict("a request with this Idempotency-Key is still running")
+    first = json.loads(stored)
+    if first["fingerprint"] != fingerprint:
+        raise ApiError(422, "this Idempotency-Key was used with a different request")
+    return _answer(first["body"].encode(), first["status"], replayed=True)

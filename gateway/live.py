@@ -12,16 +12,16 @@ import time
 from typing import Any
 
 import structlog
-from fastapi import HTTPException
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fitmesh.activity.v1 import activity_pb2 as apb
 from fitmesh.scoring.v1 import scoring_pb2 as spb
-from gateway.backends import Backends
+from gateway.clients import Activity
+from gateway.errors import ApiError, conflict, forbidden, not_found
 from gateway.groups import IDLE, GroupSessions, now_iso
 from gateway.hub import Connection, Hub
-from gateway.views import iso
-from servicekit.protoenum import enum_name, enum_number
+from gateway.responses import GroupSession
+from servicekit.protoenum import enum_number
 from servicekit.protofields import timestamp
 
 log = structlog.get_logger("live")
@@ -48,36 +48,24 @@ def _ts(text: str) -> Timestamp:
 
 class Live:
     def __init__(
-        self, groups: GroupSessions, hub: Hub, backends: Backends, recent_messages: int
+        self, groups: GroupSessions, hub: Hub, activity: Activity, recent_messages: int
     ) -> None:
-        self.groups, self.hub, self.backends = groups, hub, backends
+        self.groups, self.hub, self.activity = groups, hub, activity
         self.recent_messages = recent_messages
         hub.on_session_ended = self._session_ended
 
-    async def create(self, owner_id: str, name: str, workout_type: str) -> dict[str, Any]:
+    async def create(self, owner_id: str, name: str, workout_type: str) -> GroupSession:
         meta = await self.groups.create(owner_id, name, workout_type)
-        return {**meta, "ended_at": None, "members": []}
+        return GroupSession.model_validate({**meta, "ended_at": None, "members": []})
 
-    async def state(self, session_id: str) -> dict[str, Any]:
+    async def state(self, session_id: str) -> GroupSession:
         meta = await self.groups.meta(session_id)
-        if meta is not None:
-            members = await self.groups.members(session_id) if meta["status"] == "active" else []
-            return {**meta, "ended_at": meta.get("ended_at"), "members": members}
-        reply = await self.backends.activity.call(
-            self.backends.activity_stub.GetGroupSession,
-            apb.GetGroupSessionRequest(session_id=session_id),
+        if meta is None:
+            return await self.activity.group_session(session_id)
+        members = await self.groups.members(session_id) if meta["status"] == "active" else []
+        return GroupSession.model_validate(
+            {**meta, "ended_at": meta.get("ended_at"), "members": members}
         )
-        s = reply.session
-        return {
-            "session_id": s.session_id,
-            "name": s.name,
-            "owner_id": s.owner_id,
-            "workout_type": enum_name(spb.WorkoutType, s.workout_type) or "",
-            "status": "ended",
-            "started_at": iso(s.started_at),
-            "ended_at": iso(s.ended_at),
-            "members": [],
-        }
 
     async def _active(self, session_id: str) -> dict[str, str]:
         meta = await self.groups.meta(session_id)
@@ -142,15 +130,15 @@ class Live:
             raise FrameError("data_too_large", f"data is at most {MAX_UPDATE_BYTES} bytes")
         await self.groups.post(session_id, "exercise_update", conn.user_id, data)
 
-    async def end(self, session_id: str, by: str | None) -> dict[str, Any]:
+    async def end(self, session_id: str, by: str | None) -> GroupSession:
         """End a session for everyone: `by` its owner, or None for the idle timeout."""
         meta = await self.groups.meta(session_id)
         if meta is None:
-            raise HTTPException(404, "no such group session")
+            raise not_found("no such group session")
         if by is not None and by != meta["owner_id"]:
-            raise HTTPException(403, "only the owner can end a group session")
+            raise forbidden("only the owner can end a group session")
         if meta["status"] != "active" or not await self.groups.claim_end(session_id):
-            raise HTTPException(409, "the group session has ended or is ending")
+            raise conflict("the group session has ended or is ending")
         try:
             ended_at = now_iso()
             await self._archive(meta, ended_at)
@@ -165,7 +153,9 @@ class Live:
         )
         await self.groups.mark_ended(session_id, ended_at)
         log.info("group_session_ended", session_id=session_id, idle=by is None)
-        return {**meta, "status": "ended", "ended_at": ended_at, "members": []}
+        return GroupSession.model_validate(
+            {**meta, "status": "ended", "ended_at": ended_at, "members": []}
+        )
 
     async def _archive(self, meta: dict[str, str], ended_at: str) -> None:
         session_id = meta["session_id"]
@@ -207,10 +197,7 @@ class Live:
                         sent_at=_ts(data["at"]),
                     )
                 )
-        await self.backends.activity.call(
-            self.backends.activity_stub.SaveGroupSession,
-            apb.SaveGroupSessionRequest(session=session),
-        )
+        await self.activity.save_group_session(session)
 
     def _session_ended(self, session_id: str) -> None:
         for conn in list(self.hub.sessions.get(session_id, ())):
@@ -228,7 +215,7 @@ class Live:
             for session_id in idle:
                 try:
                     await self.end(session_id, None)
-                except HTTPException:  # gone, already ended, or another replica ends it
+                except ApiError:  # gone, already ended, or another replica ends it
                     await self.groups.redis.zrem(IDLE, session_id)
                 except Exception:  # this one is tried again next sweep; the others go on
                     log.exception("idle_end_failed", session_id=session_id)

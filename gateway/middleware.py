@@ -1,20 +1,20 @@
-"""One pure ASGI middleware for every HTTP request: the request id (in, out, in logs and
-in gRPC metadata), a cap on body size, access logs, Prometheus metrics, and the rate-limit
-headers a dependency decided."""
+"""The one middleware, pure ASGI, around every HTTP request: its request id (taken from
+`X-Request-ID` or made, returned, put in every log line and in gRPC metadata), the headers
+the request path decided (rate limits), one access log line and the Prometheus metrics."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
-from typing import Any
 
 import structlog
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import context
+from gateway.errors import problem
 
 log = structlog.get_logger("http")
 REQUESTS = Counter("gateway_http_requests_total", "HTTP requests.", ["method", "route", "status"])
@@ -25,100 +25,69 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-MAX_BODY = 64 * 1024
-
-
-class TooLarge(Exception):
-    pass
+QUIET = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes: debug level
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-        context.request_id.set(request_id)
-        context.traceparent.set(headers.get(b"traceparent", b"").decode("latin-1")[:128])
+        given = traceparent = length = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value
+            elif name == b"traceparent":
+                traceparent = value
+            elif name == b"content-length":
+                length = value
+        text = given.decode("latin-1")
+        request_id = text if REQUEST_ID.match(text) else uuid.uuid4().hex
+        ctx = context.begin(request_id, traceparent.decode("latin-1")[:128])
+        ctx.headers.append((b"x-request-id", request_id.encode()))
         started = time.perf_counter()
-        status = 500
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > MAX_BODY:
-                raise TooLarge
-            return message
+        status = 0
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                extra = [(b"x-request-id", request_id.encode())]
-                state: Any = scope.get("state", {})
-                verdict = state.get("ratelimit") if isinstance(state, dict) else None
-                if verdict is not None:
-                    extra += [
-                        (k.lower().encode(), v.encode())
-                        for k, v in verdict.headers().items()
-                        if k != "Retry-After"
-                    ]
-                message["headers"] = list(message.get("headers", [])) + extra
+                message["headers"] = [*message.get("headers", ()), *ctx.headers]
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
-                if _declared_length(headers) > MAX_BODY:
-                    raise TooLarge
-                await self.app(scope, limited_receive, send_with_headers)
-            except TooLarge:
-                await _too_large(send_with_headers, request_id)
+                if length.isdigit() and int(length) > self.max_body:
+                    # FastAPI's limit (max_body_size) refuses a streamed body past it; a
+                    # declared length past it would get its plain-text 413 before any handler
+                    # ran, so it is refused here, as a problem.
+                    raise HTTPException(413, f"request bodies are limited to {self.max_body} bytes")
+                await self.app(scope, receive, send_with_headers)
+            except HTTPException as exc:
+                # The framework's own refusals raised outside the routes' handlers (a body
+                # over the size limit): a problem like every other error.
+                if status:
+                    raise
+                await problem(exc.status_code, str(exc.detail))(scope, receive, send_with_headers)
+            except Exception:
+                # The last resort, here so that its log line and answer carry the request id.
+                log.exception("unhandled_error")
+                if status:
+                    raise
+                await problem(500, "internal error")(scope, receive, send_with_headers)
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 elapsed = time.perf_counter() - started
                 REQUESTS.labels(scope["method"], route, str(status)).inc()
                 LATENCY.labels(scope["method"], route).observe(elapsed)
-                log.info(
+                (log.debug if route in QUIET else log.info)(
                     "request",
                     method=scope["method"],
                     route=route,
                     status=status,
                     ms=round(elapsed * 1000, 2),
                 )
-
-
-def _declared_length(headers: dict[bytes, bytes]) -> int:
-    try:
-        return int(headers.get(b"content-length", b"0"))
-    except ValueError:  # the HTTP parser has its own word on malformed lengths
-        return 0
-
-
-async def _too_large(send: Send, request_id: str) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Content Too Large",
-            "status": 413,
-            "detail": f"request bodies are limited to {MAX_BODY} bytes",
-            "request_id": request_id,
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

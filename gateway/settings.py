@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit import keys
 
 
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
+    # Only `development` may leave JWT_PUBLIC_KEY unset (the public half of the development
+    # pair in FITMESH_DEV_KEYS_DIR is then used); anywhere else the gateway refuses to start.
+    environment: str = keys.PRODUCTION
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
@@ -19,7 +24,7 @@ class GatewaySettings(BaseSettings):
     scoring_service_addrs: str = "127.0.0.1:50053"
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Ed25519 public key (PEM, or a path to one) that verifies access tokens.
-    jwt_public_key: str = ""
+    jwt_public_key: str = Field(default="", validate_default=True)
     jwt_issuer: str = "fitmesh"
     # Deadline of one backend call, and of a whole request's backend work.
     backend_deadline_seconds: float = Field(default=3.0, gt=0)
@@ -47,6 +52,18 @@ class GatewaySettings(BaseSettings):
     ws_frame_burst: int = Field(default=40, ge=1)
     ws_max_frame_bytes: int = Field(default=16384, ge=1024)
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A WebSocket ticket (POST /ws/tickets) is good for one connection within this time.
+    ws_ticket_seconds: int = Field(default=30, ge=1, le=300)
+    # Open sockets one user may hold on one gateway replica.
+    ws_sockets_per_user: int = Field(default=10, ge=1)
     ws_ping_seconds: float = Field(default=20.0, gt=0)
     # Behind a proxy, trust X-Forwarded-For from these addresses (comma-separated).
     forwarded_allow_ips: str = "127.0.0.1"
+
+    @field_validator("jwt_public_key")
+    @classmethod
+    def _public_key_or_development(cls, value: str, info: ValidationInfo) -> str:
+        if value:
+            return value
+        environment = info.data.get("environment", keys.PRODUCTION)
+        return keys.verifying_key(value, environment).decode()

@@ -1,37 +1,29 @@
-"""What a request handler reaches through the app: backends, cache, limits, settings."""
+"""Everything a gateway replica opens at start-up, in one typed object: settings, backend
+clients, Redis, the cache, admission (rate limits), token verification and live sessions.
+The app's lifespan builds it; dependencies (gateway.deps) hand it to routes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Depends, Request
+import redis.asyncio as aioredis
 
+from gateway.admission import Admitter
 from gateway.auth import Verifier
-from gateway.backends import Backends
 from gateway.cache import Cache
-from gateway.ratelimit import RateLimits
+from gateway.clients import Clients
+from gateway.live import Live
 from gateway.settings import GatewaySettings
+from gateway.tickets import Tickets
 
 
-@dataclass
-class Gateway:
+@dataclass(frozen=True)
+class Services:
     settings: GatewaySettings
-    backends: Backends
+    clients: Clients
+    redis: aioredis.Redis
     cache: Cache
-    limits: RateLimits
+    admitter: Admitter
     verifier: Verifier
-
-
-def gateway(request: Request) -> Gateway:
-    gw: Gateway = request.app.state.gateway
-    return gw
-
-
-async def _gateway(request: Request) -> Gateway:
-    # FastAPI runs a plain `def` dependency in a worker thread; a coroutine stays on the
-    # event loop, which saves a thread hand-off on every request.
-    return gateway(request)
-
-
-Gw = Annotated[Gateway, Depends(_gateway)]
+    live: Live
+    tickets: Tickets

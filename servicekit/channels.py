@@ -67,7 +67,8 @@ def connect(addresses: str, service: str, idempotent: Sequence[str] = ()) -> grp
 
 
 def unavailable_from(error: grpc.aio.AioRpcError, what: str) -> Unavailable:
-    return Unavailable(f"{what} is unavailable ({error.code().name})")
+    """This service cannot answer because `what`, a service it calls, did not."""
+    return Unavailable(f"{what} is unavailable ({error.code().name})", dependency=what)
 
 
 SCORING_SERVICE = "fitmesh.scoring.v1.ScoringService"

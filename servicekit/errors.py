@@ -51,7 +51,13 @@ class PermissionDenied(ServiceError):
 
 
 class Unavailable(ServiceError):
-    pass
+    """The service cannot answer now. `dependency` names the service it waits for, when
+    the fault is that one's: a caller can then tell this service's outage from its
+    dependency's (the gateway opens the breaker of the one at fault)."""
+
+    def __init__(self, message: str, dependency: str = "") -> None:
+        super().__init__(message)
+        self.dependency = dependency
 
 
 class Violations:

@@ -1,6 +1,7 @@
-"""Key material from configuration: a PEM given inline or as a path. Where none is given,
-a development Ed25519 pair is made once in FITMESH_DEV_KEYS_DIR and shared by every local
-process (user_service signs with it, the gateway verifies with its public half)."""
+"""Key material from configuration: a PEM given inline or as a path, Fernet keys as text.
+A key left unset is an error, except with ENVIRONMENT=development: there a development
+Ed25519 pair and Fernet key are made once in FITMESH_DEV_KEYS_DIR and shared by every local
+process (user_service signs with the pair, the gateway verifies with its public half)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,48 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+
+
+class MissingKeyError(ValueError):
+    """A key that only ENVIRONMENT=development may leave unset."""
+
+    def __init__(self, variable: str) -> None:
+        self.variable = variable
+        super().__init__(
+            f"{variable} is not set: set it to the key (see the README's Settings), or set "
+            f"ENVIRONMENT={DEVELOPMENT} to use development keys from FITMESH_DEV_KEYS_DIR"
+        )
+
+
+def signing_key(setting: str, environment: str) -> bytes:
+    """JWT_PRIVATE_KEY: the Ed25519 private key (PEM) that signs access tokens."""
+    if setting:
+        return read_pem(setting)
+    if environment == DEVELOPMENT:
+        return dev_private_key()
+    raise MissingKeyError("JWT_PRIVATE_KEY")
+
+
+def verifying_key(setting: str, environment: str) -> bytes:
+    """JWT_PUBLIC_KEY: the Ed25519 public key (PEM) that verifies access tokens."""
+    if setting:
+        return read_pem(setting)
+    if environment == DEVELOPMENT:
+        return public_from_private(dev_private_key())
+    raise MissingKeyError("JWT_PUBLIC_KEY")
+
+
+def fernet_keys(setting: str, environment: str) -> list[bytes]:
+    """ENCRYPTION_KEYS: Fernet keys, comma-separated, newest first."""
+    given = [k.strip().encode() for k in setting.split(",") if k.strip()]
+    if given:
+        return given
+    if environment == DEVELOPMENT:
+        return [dev_fernet_key()]
+    raise MissingKeyError("ENCRYPTION_KEYS")
 
 
 def dev_keys_dir() -> Path:

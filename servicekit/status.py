@@ -9,6 +9,9 @@ from grpc_status import rpc_status
 
 from servicekit import errors
 
+DOMAIN = "fitmesh"
+DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
+
 _CODES: dict[type[errors.ServiceError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
@@ -35,6 +38,13 @@ def to_status(error: errors.ServiceError) -> grpc.Status:
         violations = error.violations
     elif isinstance(error, errors.AlreadyExists) and error.field:
         violations = (errors.FieldViolation(error.field, error.message),)
+    if isinstance(error, errors.Unavailable) and error.dependency:
+        info = error_details_pb2.ErrorInfo(
+            reason=DEPENDENCY_UNAVAILABLE, domain=DOMAIN, metadata={"service": error.dependency}
+        )
+        packed = any_pb2.Any()
+        packed.Pack(info)
+        details.append(packed)
     if violations:
         bad_request = error_details_pb2.BadRequest(
             field_violations=[{"field": v.field, "description": v.description} for v in violations]
@@ -49,18 +59,30 @@ def to_status(error: errors.ServiceError) -> grpc.Status:
     return status
 
 
+def _details(error: grpc.aio.AioRpcError) -> list[any_pb2.Any]:
+    found: list[any_pb2.Any] = []
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            found += status_pb2.Status.FromString(value).details
+    return found
+
+
+def unavailable_dependency(error: grpc.aio.AioRpcError) -> str:
+    """The service a failed call's server said it was waiting for; '' when none."""
+    for detail in _details(error):
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info) and info.reason == DEPENDENCY_UNAVAILABLE:
+            return str(info.metadata.get("service", ""))
+    return ""
+
+
 def field_violations(error: grpc.aio.AioRpcError) -> list[errors.FieldViolation]:
     """Read BadRequest field violations back from a failed call (for clients and tests)."""
     found: list[errors.FieldViolation] = []
-    for key, value in error.trailing_metadata() or ():
-        if key != "grpc-status-details-bin" or not isinstance(value, bytes):
-            continue
-        status = status_pb2.Status.FromString(value)
-        for detail in status.details:
-            bad_request = error_details_pb2.BadRequest()
-            if detail.Unpack(bad_request):
-                found.extend(
-                    errors.FieldViolation(v.field, v.description)
-                    for v in bad_request.field_violations
-                )
+    for detail in _details(error):
+        bad_request = error_details_pb2.BadRequest()
+        if detail.Unpack(bad_request):
+            found.extend(
+                errors.FieldViolation(v.field, v.description) for v in bad_request.field_violations
+            )
     return found

@@ -69,7 +69,10 @@ def server_interceptors() -> list[Any]:
 
 
 def add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: the current trace and span ids on every log line."""
+    """structlog processor: the current trace and span ids on every log line (nothing to
+    look up while tracing is off)."""
+    if _provider is None:
+        return event
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         event["trace_id"] = format(context.trace_id, "032x")

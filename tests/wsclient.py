@@ -22,8 +22,16 @@ class Member:
 
     @classmethod
     async def connect(cls, base_url: str, token: str, user_id: str, **options: Any) -> Member:
-        url = base_url.replace("http://", "ws://") + f"/api/v1/ws?token={token}"
-        return cls(await connect(url, **options), user_id)
+        """A non-browser client: the token goes in the upgrade's Authorization header."""
+        url = base_url.replace("http://", "ws://") + "/api/v1/ws"
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return cls(await connect(url, additional_headers=headers, **options), user_id)
+
+    @classmethod
+    async def with_ticket(cls, base_url: str, ticket: str, user_id: str) -> Member:
+        """A browser's way: a single-use ticket in the URL."""
+        url = base_url.replace("http://", "ws://") + f"/api/v1/ws?ticket={ticket}"
+        return cls(await connect(url), user_id)
 
     async def _read(self) -> None:
         try:
@@ -81,7 +89,8 @@ def stalled_socket(base_url: str, token: str, first_frame: dict[str, Any]) -> so
     sock.connect((host, int(port)))
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
-        f"GET /api/v1/ws?token={token} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"GET /api/v1/ws HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {token}\r\n"
         f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
         "Sec-WebSocket-Version: 13\r\n\r\n".encode()
     )

@@ -8,6 +8,7 @@ import time
 import psycopg
 import structlog
 
+from servicekit.keys import MissingKeyError
 from servicekit.logs import configure_logging
 from servicekit.server import run
 from user_service.migrate import migrate
@@ -37,8 +38,13 @@ def main(argv: list[str]) -> None:
         return
     if argv[1:]:
         raise SystemExit("usage: python -m user_service [migrate]")
+    try:
+        service = build(settings)  # before waiting for the database: a missing key is final
+    except MissingKeyError as exc:
+        structlog.get_logger("user_service").error("missing_key", variable=exc.variable)
+        raise SystemExit(f"user_service cannot start: {exc}") from None
     migrate_when_reachable(settings)
-    run(build(settings), settings)
+    run(service, settings)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,10 @@ class Passwords:
 
 
 class Tokens:
-    def __init__(self, private_key_setting: str, issuer: str, ttl_seconds: int) -> None:
-        pem = keys.read_pem(private_key_setting) if private_key_setting else keys.dev_private_key()
+    def __init__(
+        self, private_key_setting: str, issuer: str, ttl_seconds: int, *, environment: str
+    ) -> None:
+        pem = keys.signing_key(private_key_setting, environment)
         self._key = pem
         self.public_key_pem = keys.public_from_private(pem)
         self.issuer = issuer
@@ -58,11 +60,8 @@ class Tokens:
 class Cipher:
     """Encrypts with the first key, decrypts with any: add a key in front to rotate."""
 
-    def __init__(self, keys_setting: str) -> None:
-        raw = [k.strip() for k in keys_setting.split(",") if k.strip()]
-        if not raw:
-            raw = [keys.dev_fernet_key().decode()]
-        self._fernet = MultiFernet([Fernet(k) for k in raw])
+    def __init__(self, keys_setting: str, *, environment: str) -> None:
+        self._fernet = MultiFernet([Fernet(k) for k in keys.fernet_keys(keys_setting, environment)])
 
     def encrypt(self, text: str) -> bytes:
         return self._fernet.encrypt(text.encode())

@@ -301,8 +301,13 @@ def build(settings: UserSettings) -> Service:
     resources = Resources(settings)
     servicer = UserServicer(
         resources.store,
-        Tokens(settings.jwt_private_key, settings.jwt_issuer, settings.access_token_ttl_seconds),
-        Cipher(settings.encryption_keys),
+        Tokens(
+            settings.jwt_private_key,
+            settings.jwt_issuer,
+            settings.access_token_ttl_seconds,
+            environment=settings.environment,
+        ),
+        Cipher(settings.encryption_keys, environment=settings.environment),
     )
     return Service(
         name="user_service",

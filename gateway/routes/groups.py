@@ -1,36 +1,38 @@
-"""Group sessions over REST: create, read, end. Members meet over the WebSocket."""
+"""Group sessions over REST: create, read, end; and the tickets that open the WebSocket,
+where members meet."""
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Request
-
-from gateway import models
-from gateway.auth import CurrentUser
-from gateway.live import Live
+from gateway import bodies, responses
+from gateway.deps import Authenticated, Svc
+from gateway.tickets import Holder
 
 router = APIRouter(tags=["group sessions"])
 
 
-def live(request: Request) -> Live:
-    found: Live = request.app.state.live
-    return found
+@router.post("/ws/tickets", status_code=201, response_model=responses.Ticket, tags=["live"])
+async def ticket(caller: Authenticated, svc: Svc) -> responses.Ticket:
+    """A single-use ticket for `GET /api/v1/ws?ticket=…` (browsers cannot send headers on a
+    WebSocket, and a token in a URL would be logged). Good for 30 seconds."""
+    issued = await svc.tickets.issue(Holder(caller.user_id, caller.token_expires_at))
+    return responses.Ticket(ticket=issued, expires_in=svc.settings.ws_ticket_seconds)
 
 
-@router.post("/group-sessions", status_code=201, response_model=models.GroupSession)
+@router.post("/group-sessions", status_code=201, response_model=responses.GroupSession)
 async def create(
-    body: models.GroupSessionCreate, caller: CurrentUser, request: Request
-) -> dict[str, Any]:
-    return await live(request).create(caller, body.name, body.workout_type)
+    body: bodies.GroupSessionCreate, caller: Authenticated, svc: Svc
+) -> responses.GroupSession:
+    return await svc.live.create(caller.user_id, body.name, body.workout_type)
 
 
-@router.get("/group-sessions/{session_id}", response_model=models.GroupSession)
-async def read(session_id: str, caller: CurrentUser, request: Request) -> dict[str, Any]:
-    return await live(request).state(session_id)
+@router.get("/group-sessions/{session_id}", response_model=responses.GroupSession)
+async def read(session_id: str, caller: Authenticated, svc: Svc) -> responses.GroupSession:
+    return await svc.live.state(session_id)
 
 
-@router.post("/group-sessions/{session_id}/end", response_model=models.GroupSession)
-async def end(session_id: str, caller: CurrentUser, request: Request) -> dict[str, Any]:
+@router.post("/group-sessions/{session_id}/end", response_model=responses.GroupSession)
+async def end(session_id: str, caller: Authenticated, svc: Svc) -> responses.GroupSession:
     """Ends the session for everyone (its owner only) and archives it."""
-    return await live(request).end(session_id, caller)
+    return await svc.live.end(session_id, caller.user_id)

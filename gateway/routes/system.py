@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway import models
-from gateway.state import Gateway, Gw
+from gateway import bodies, responses
+from gateway.deps import Public, Svc
+from gateway.errors import RESPONSES
+from gateway.state import Services
 
 router = APIRouter(tags=["system"])
 client_log = structlog.get_logger("client")
@@ -35,19 +37,19 @@ async def _backend_serving(channel: grpc.aio.Channel, service: str) -> bool:
     return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
-async def _redis_up(gw: Gateway) -> bool:
+async def _redis_up(svc: Services) -> bool:
     try:
-        return bool(await asyncio.wait_for(gw.cache.redis.ping(), 1.0))
+        return bool(await asyncio.wait_for(svc.redis.ping(), 1.0))
     except Exception:  # any failure to answer means "not ready"
         return False
 
 
 @router.get("/readyz")
-async def readyz(gw: Gw) -> JSONResponse:
+async def readyz(svc: Svc) -> JSONResponse:
     """Ready when every backend's grpc.health.v1 says SERVING and Redis answers."""
-    backends = gw.backends.all()
+    backends = svc.clients.backends()
     results = await asyncio.gather(
-        *(_backend_serving(b.channel, b.service) for b in backends), _redis_up(gw)
+        *(_backend_serving(b.channel, b.service) for b in backends), _redis_up(svc)
     )
     checks: dict[str, Any] = {b.name: ok for b, ok in zip(backends, results, strict=False)}
     checks["redis"] = results[-1]
@@ -63,8 +65,14 @@ async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.post("/api/v1/client-logs", status_code=202, response_model=models.Accepted)
-async def client_logs(body: models.ClientLog, request: Request) -> dict[str, str]:
+@router.post(
+    "/api/v1/client-logs",
+    status_code=202,
+    response_model=responses.Accepted,
+    dependencies=[Public],
+    responses=RESPONSES,
+)
+async def client_logs(body: bodies.ClientLog, request: Request) -> responses.Accepted:
     """A client reports an error it met, with the request id it saw; it is logged with it."""
     client_log.log(
         {"debug": 10, "info": 20, "warning": 30, "error": 40}[body.level],
@@ -75,4 +83,4 @@ async def client_logs(body: models.ClientLog, request: Request) -> dict[str, str
         context=body.context,
         user_agent=request.headers.get("user-agent", "")[:300],
     )
-    return {"status": "accepted"}
+    return responses.Accepted()

@@ -1,6 +1,11 @@
-"""The WebSocket: `/api/v1/ws`, authenticated by `?token=` or a first frame
-`{"event": "auth", "token": ...}`. Bad frames get an error frame and the socket stays;
-a flood is closed with 1008, an oversize frame with 1009, a slow reader with 1013."""
+"""The WebSocket: `/api/v1/ws?ticket=…` with a single-use ticket from POST /ws/tickets
+(browsers), or an `Authorization: Bearer` header on the upgrade, or a first frame
+`{"event": "auth", "token": ...}`; never a token in the URL, which would be logged.
+
+Bad frames get an error frame and the socket stays; a flood is closed with 1008, a binary
+frame with 1003, an oversize frame with 1009, a slow reader with 1013, a user past their
+socket limit with 1008, and a socket whose token expires with 4401 (the client gets a new
+ticket)."""
 
 from __future__ import annotations
 
@@ -9,14 +14,16 @@ import contextlib
 import json
 import time
 
-import jwt
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocketState
 
+from gateway.deps import Caller, verify
 from gateway.hub import Connection
 from gateway.live import FrameError, Live
-from gateway.state import Gateway
+from gateway.state import Services
+from gateway.tickets import Holder
 
 router = APIRouter()
 log = structlog.get_logger("ws")
@@ -41,21 +48,27 @@ class FrameBudget:
         return True
 
 
-async def _authenticate(ws: WebSocket, gw: Gateway, token: str | None) -> str | None:
-    if not token:
+async def _authenticate(ws: WebSocket, svc: Services, ticket: str | None) -> Holder | None:
+    if ticket is not None:
+        return await svc.tickets.redeem(ticket)
+    header = ws.headers.get("authorization")
+    if header is None:  # no ticket, no header: the first frame may carry the token
         try:
             first = json.loads(
-                await asyncio.wait_for(ws.receive_text(), gw.settings.ws_auth_timeout_seconds)
+                await asyncio.wait_for(ws.receive_text(), svc.settings.ws_auth_timeout_seconds)
             )
             token = first.get("token") if isinstance(first, dict) else None
         except (TimeoutError, ValueError, KeyError):
             token = None
-    if not isinstance(token, str):
-        return None
-    try:
-        return gw.verifier.subject(token)
-    except jwt.InvalidTokenError:
-        return None
+        if not isinstance(token, str):
+            return None
+        header = f"Bearer {token}"
+    verified = verify(svc, header)
+    return (
+        Holder(verified.user_id, verified.token_expires_at)
+        if isinstance(verified, Caller)
+        else None
+    )
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:
@@ -97,28 +110,46 @@ async def _handle(live: Live, conn: Connection, text: str) -> None:
 
 
 @router.websocket("/api/v1/ws")
-async def websocket(ws: WebSocket, token: str | None = None) -> None:
-    gw: Gateway = ws.app.state.gateway
-    live: Live = ws.app.state.live
+async def websocket(ws: WebSocket, ticket: str | None = None, token: str | None = None) -> None:
+    svc: Services = ws.app.state.services
+    live = svc.live
     await ws.accept()
-    user_id = await _authenticate(ws, gw, token)
-    if user_id is None:
-        await _close(ws, 1008, "a valid access token is required")
+    if token is not None:
+        await _close(
+            ws, 1008, "tokens do not go in URLs: use a ticket from POST /api/v1/ws/tickets"
+        )
         return
-    conn = Connection(user_id, gw.settings.ws_queue_size)
+    try:
+        if not live.hub.ready:  # Redis is away: nothing live could reach this socket
+            raise ConnectionError
+        holder = await _authenticate(ws, svc, ticket)
+    except (RedisError, OSError):
+        await _close(ws, 1013, "live sessions are unavailable; try again later")
+        return
+    if holder is None or holder.expires_at <= time.time():
+        await _close(ws, 1008, "a valid ticket or access token is required")
+        return
+    user_id = holder.user_id
+    if len(live.hub.users.get(user_id, ())) >= svc.settings.ws_sockets_per_user:
+        await _close(ws, 1008, "too many open sockets for this user")
+        return
+    conn = Connection(user_id, svc.settings.ws_queue_size)
     await live.hub.add_user(conn)
     writer = asyncio.create_task(_write(ws, conn))
-    receiver = asyncio.create_task(_receive(ws, gw, live, conn))
+    receiver = asyncio.create_task(_receive(ws, svc, live, conn))
     dropped = asyncio.create_task(conn.dropped.wait())
+    expired = asyncio.create_task(asyncio.sleep(holder.expires_at - time.time()))
     with structlog.contextvars.bound_contextvars(user_id=user_id):
         try:
-            await asyncio.wait({receiver, dropped}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({receiver, dropped, expired}, return_when=asyncio.FIRST_COMPLETED)
             if conn.dropped.is_set():
                 # Its buffers are full, so a polite close could wait forever: bounded.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_close(ws, 1013, "too slow to keep up"), 1.0)
+            elif expired.done():
+                await _close(ws, 4401, "the access token has expired")
         finally:
-            for task in (writer, receiver, dropped):
+            for task in (writer, receiver, dropped, expired):
                 task.cancel()
             # A dropped connection counts as leaving every session it was in.
             with contextlib.suppress(Exception):
@@ -126,12 +157,18 @@ async def websocket(ws: WebSocket, token: str | None = None) -> None:
             await live.hub.remove_user(conn)
 
 
-async def _receive(ws: WebSocket, gw: Gateway, live: Live, conn: Connection) -> None:
-    budget = FrameBudget(gw.settings.ws_frames_per_second, gw.settings.ws_frame_burst)
+async def _receive(ws: WebSocket, svc: Services, live: Live, conn: Connection) -> None:
+    budget = FrameBudget(svc.settings.ws_frames_per_second, svc.settings.ws_frame_burst)
     try:
         while True:
-            text = await ws.receive_text()
-            if len(text.encode()) > gw.settings.ws_max_frame_bytes:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:  # a binary frame: frames are JSON text
+                await _close(ws, 1003, "frames are JSON text")
+                return
+            if len(text.encode()) > svc.settings.ws_max_frame_bytes:
                 await _close(ws, 1009, "frame too large")
                 return
             if not budget.take():

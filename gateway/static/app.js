@@ -44,9 +44,12 @@ function alertBox(text) {
   setTimeout(() => show("alert", false), 6000);
 }
 
-function connect() {
+async function connect() {
+  // A browser cannot set headers on a WebSocket: a single-use ticket goes in the URL instead
+  // of the token, which must never end up in a log.
+  const { ticket } = await call("POST", "/ws/tickets");
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  state.ws = new WebSocket(`${scheme}://${location.host}${api}/ws?token=${encodeURIComponent(state.token)}`);
+  state.ws = new WebSocket(`${scheme}://${location.host}${api}/ws?ticket=${encodeURIComponent(ticket)}`);
   state.ws.onmessage = (event) => handle(JSON.parse(event.data));
   state.ws.onclose = (event) => { if (event.code !== 1000) say(`connection closed (${event.code})`, "update"); };
 }
@@ -82,7 +85,7 @@ async function loggedIn(login) {
   $("whoami").textContent = login.user_id.slice(0, 8);
   show("auth", false);
   show("lobby", true);
-  connect();
+  await connect();
 }
 
 $("login-form").addEventListener("submit", async (event) => {

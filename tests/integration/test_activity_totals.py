@@ -1,20 +1,23 @@
-"""Running totals in the store: overall and per week, each added once, even when a crash
-left the second half of an addition undone; totals written before weeks had documents of
-their own still answer for their weeks."""
+"""Running totals in the store: overall and per week, each workout added once, even when a
+crash left the second half of an addition undone; totals written before the current
+weeks' sums were kept apart still answer for their weeks; a workout waiting for its score
+is listed, not counted."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest_asyncio
 
-from activity_service.store import Store, week_key
+from activity_service import history, weeks
+from activity_service.store import Store
 from devstack.servers import Server
 
-WEEK = "2026-W47"
-OVERALL = {"total_workouts": 1, "total_duration_seconds": 600.0}
-WEEKLY = {"total_workouts": 1, "intensity_minutes": 20.0}
+WEEK = weeks.name(dt.datetime.now(dt.UTC))  # statistics ask for the current week
+MONDAY = weeks.bounds(WEEK)[0] + dt.timedelta(hours=7)
 
 
 @pytest_asyncio.fixture
@@ -26,32 +29,64 @@ async def store(mongo: Server) -> AsyncIterator[Store]:
     await found.stop()
 
 
+def workout(user: str, workout_id: str, day: int = 0) -> dict[str, Any]:
+    """A stored, scored workout: 10 minutes of vigorous running."""
+    start = MONDAY + dt.timedelta(days=day)
+    return {
+        "_id": workout_id,
+        "user_id": user,
+        "workout_type": "running",
+        "status": "completed",
+        "start_time": start,
+        "end_time": start + dt.timedelta(minutes=10),
+        "duration_seconds": 600.0,
+        "athlete": {},
+        "score_status": "scored",
+        "score": {"calories_burned": 100.0, "moderate_minutes": 0.0, "intensity_minutes": 20.0},
+    }
+
+
 async def test_each_workout_counts_once_overall_and_in_its_week(store: Store) -> None:
     user = uuid.uuid4().hex
-    assert await store.add_to_totals(user, "w1", OVERALL, WEEK, WEEKLY)
-    assert not await store.add_to_totals(user, "w1", OVERALL, WEEK, WEEKLY)  # a retry
-    assert await store.add_to_totals(user, "w2", OVERALL, WEEK, WEEKLY)
-    totals, week = await store.totals_of(user, WEEK)
+    assert await history.count_once(store, workout(user, "w1"))
+    assert not await history.count_once(store, workout(user, "w1"))  # a retry
+    assert await history.count_once(store, workout(user, "w2", day=3))
+    totals, week = await history.totals_of(store, user, WEEK)
     assert totals is not None
     assert totals["total_workouts"] == 2
+    assert totals["by_type"]["running"]["total_workouts"] == 2
     assert week is not None
     assert week["total_workouts"] == 2
     assert week["intensity_minutes"] == 40.0
-    assert "recent" not in week
-    _, other = await store.totals_of(user, "2026-W46")
+    assert "w" not in week
+    _, other = await history.totals_of(store, user, weeks.shift(WEEK, -1))
     assert other is None
 
 
 async def test_a_retry_finishes_a_half_done_addition(store: Store) -> None:
     user = uuid.uuid4().hex
-    # A crash after the overall totals and before the week's: the retry adds the week only.
-    await store._add_once(store.totals, user, "w1", OVERALL)
-    assert not await store.add_to_totals(user, "w1", OVERALL, WEEK, WEEKLY)
-    totals, week = await store.totals_of(user, WEEK)
+    # A crash after the totals and before the week's entry: the retry adds the entry only.
+    w1 = workout(user, "w1")
+    first_half = history.Contribution()
+    first_half.add(w1)
+    await store.update_totals(user, first_half.increment(history.applying("w1")))
+    assert not await history.count_once(store, w1)
+    # The same after an end, whose trace is the last ended workout.
+    w2 = workout(user, "w2", day=1)
+    first_half = history.Contribution()
+    first_half.add(w2)
+    await store.update_totals(user, first_half.increment({"last_end": "w2"}))
+    assert not await history.count_once(store, w2)
+    # Once the entry is in, the trace may go: the scored entry proves the sums have it.
+    await history.forget_applying(store, user, "w1")
+    assert not await history.count_once(store, w1)
+    totals, week = await history.totals_of(store, user, WEEK)
     assert totals is not None
-    assert totals["total_workouts"] == 1
+    assert totals["total_workouts"] == 2
     assert week is not None
-    assert week["total_workouts"] == 1
+    assert week["total_workouts"] == 2
+    listed = await history.page(store, history.Query(user_id=user, limit=10))
+    assert [w["_id"] for w in listed] == ["w2", "w1"]
 
 
 async def test_weeks_kept_inside_older_totals_still_answer(store: Store) -> None:
@@ -59,12 +94,38 @@ async def test_weeks_kept_inside_older_totals_still_answer(store: Store) -> None
     await store.totals.insert_one(
         {"_id": user, "total_workouts": 3, "weeks": {WEEK: {"total_workouts": 3}}}
     )
-    totals, week = await store.totals_of(user, WEEK)
+    totals, week = await history.totals_of(store, user, WEEK)
     assert totals is not None
     assert totals["total_workouts"] == 3
     assert week == {"total_workouts": 3}
-    # Once the week has a document of its own, that one answers.
-    await store.weekly.insert_one({"_id": week_key(user, WEEK), "total_workouts": 4})
-    _, week = await store.totals_of(user, WEEK)
+    # Once the totals keep the week's running sums of their own, those answer.
+    await store.totals.update_one(
+        {"_id": user}, {"$set": {f"recent_weeks.{WEEK}.total_workouts": 4}}
+    )
+    _, week = await history.totals_of(store, user, WEEK)
     assert week is not None
     assert week["total_workouts"] == 4
+
+
+async def test_a_workout_waiting_for_its_score_is_listed_not_counted(store: Store) -> None:
+    user = uuid.uuid4().hex
+    waiting = {**workout(user, "w1"), "score_status": "pending", "score": None}
+    assert not await history.count_once(store, waiting)  # nothing to count yet
+    assert await history.count_once(store, workout(user, "w2", day=1))
+    listed = await history.page(store, history.Query(user_id=user, limit=10))
+    assert [(w["_id"], w["score_status"]) for w in listed] == [("w2", "scored"), ("w1", "pending")]
+    assert [w["_id"] for w in await history.week_workouts(store, user, WEEK)] == ["w2"]
+    totals, week = await history.totals_of(store, user, WEEK)
+    assert totals is not None
+    assert week is not None
+    assert totals["total_workouts"] == week["total_workouts"] == 1
+    # Scored later, it is counted once, and its entry is replaced.
+    assert await history.count_once(
+        store, {**waiting, "score_status": "scored", "score": workout(user, "w1")["score"]}
+    )
+    listed = await history.page(store, history.Query(user_id=user, limit=10))
+    assert [w["score_status"] for w in listed] == ["scored", "scored"]
+    totals, week = await history.totals_of(store, user, WEEK)
+    assert totals is not None
+    assert week is not None
+    assert totals["total_workouts"] == week["total_workouts"] == 2

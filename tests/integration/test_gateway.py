@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -307,3 +308,43 @@ async def test_request_id_travels_to_the_backend_logs(
 
 def test_account_helper_is_typed() -> None:
     assert Account("u", "t", "e").headers == {"Authorization": "Bearer t"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("start_time", "0001-01-01T00:00:00+01:00"),
+        ("end_time", "9999-12-31T23:00:00-01:00"),
+        ("start_time", "1969-12-31T23:59:59Z"),
+    ],
+)
+async def test_dates_out_of_range_are_a_problem_naming_the_field(
+    api: httpx.AsyncClient, field: str, value: str
+) -> None:
+    me = await sign_up(api)
+    body = {
+        "workout_type": "running",
+        "start_time": "2026-01-05T07:00:00Z",
+        "end_time": "2026-01-05T07:30:00Z",
+        field: value,
+    }
+    logged = await api.post("/workouts", headers=me.headers, json=body)
+    assert [e["field"] for e in is_problem(logged, 400)["errors"]] == [field]
+    listed = await api.get(
+        f"/users/{me.user_id}/workouts", headers=me.headers, params={"from": value}
+    )
+    assert [e["field"] for e in is_problem(listed, 400)["errors"]] == ["query.from"]
+
+
+async def test_a_streamed_body_past_the_limit_is_a_problem(api: httpx.AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"message": "'
+        for _ in range(100):  # 100 KiB with no Content-Length: sent chunked
+            yield b"x" * 1024
+        yield b'"}'
+
+    streamed = await api.post(
+        "/client-logs", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert "content-length" not in streamed.request.headers
+    is_problem(streamed, 413)

@@ -41,6 +41,7 @@ async def traced(
     dev_keys_dir: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[tuple[str, InMemorySpanExporter, io.StringIO]]:
+    monkeypatch.setenv("ENVIRONMENT", "development")
     monkeypatch.setenv("FITMESH_DEV_KEYS_DIR", dev_keys_dir)
     logs = io.StringIO()
     configure_logging("fitmesh", "INFO", logs)

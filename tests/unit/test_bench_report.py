@@ -1,15 +1,19 @@
-"""The benchmark's own arithmetic: percentiles, how a step's parts combine, verdicts
-against the targets, and how py-spy's collapsed stacks are summed."""
+"""The benchmark's own arithmetic: percentiles, how a step's parts combine, the ladders'
+rates and sustained rate, shares of the bare app, CPU per request, verdicts against the
+targets, the report's headlines and rows, and how py-spy's collapsed stacks are summed."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bench import profile, report
+from bench import cpu, ladder, profile, report
 from bench.rest import combine
-from bench.tools import Load, percentile
+from bench.tools import Load, percentile, ratio
 
 
 def test_percentiles_of_a_known_list() -> None:
@@ -27,6 +31,7 @@ def _load(latencies: list[float], errors: int = 0) -> Load:
         rps=len(latencies) / 10,
         p50_ms=percentile(latencies, 50),
         p90_ms=percentile(latencies, 90),
+        p95_ms=percentile(latencies, 95),
         p99_ms=percentile(latencies, 99),
         latencies_ms=latencies,
     )
@@ -39,26 +44,165 @@ def test_a_step_is_judged_on_all_its_requests_together() -> None:
     assert step["requests"] == 102
     assert step["errors"] == 2
     assert step["p50_ms"] == 1.0
+    assert step["p95_ms"] == 1.0
     assert step["p99_ms"] == 1.0  # the 99th of 100 is still fast
     assert "latencies_ms" not in step["parts"]["reads"]
 
 
-def test_verdicts_say_by_how_much_a_target_was_missed() -> None:
+def test_verdicts_say_met_or_by_how_much_a_target_was_missed() -> None:
     found = report.verdicts(
         {
-            "rest_mixed": {"sustained_rps": 400.0},
+            "rest_mixed": {"share_of_bare": 0.05},
+            "cached_reads": {"share_of_bare": 0.4},
+            "gateway_cpu": {"ratio_to_bare": 1.5},
             "gateway_overhead": {"p50_added_ms": 0.5},
             "websocket": {"fanout_p99_ms": 150.0},
         }
     )
-    assert found["rest_mixed.sustained_rps"].startswith("missed by 600")
+    assert found["rest_mixed.share_of_bare"].startswith("missed by 0.07")
+    assert found["cached_reads.share_of_bare"].startswith("met")  # >= holds at the bound
+    assert found["gateway_cpu.ratio_to_bare"].startswith("met")  # <= too
     assert found["gateway_overhead.p50_added_ms"].startswith("met")
     assert found["websocket.fanout_p99_ms"].startswith("missed by 50")
+    assert found["growth.list_ratio"].startswith("not measured")
+    assert set(found) == set(report.TARGETS)
 
 
-def test_headlines_are_top_level_dotted_keys() -> None:
-    results = {"cache": {"speedup": 3.2}, "peer": {"share_of_grpc_gateway": 0.8}}
-    assert report.headlines(results) == {"cache.speedup": 3.2, "peer.share_of_grpc_gateway": 0.8}
+def test_targets_are_ratios_to_the_same_run() -> None:
+    assert report.TARGETS["rest_mixed.share_of_bare"] == (">=", 0.12)
+    assert report.TARGETS["cached_reads.share_of_bare"] == (">=", 0.4)
+    assert report.TARGETS["gateway_cpu.ratio_to_bare"] == ("<=", 1.5)
+    assert report.TARGETS["growth.list_ratio"] == ("<=", 1.5)
+    assert "rest_mixed.sustained_rps" not in report.TARGETS  # a rate depends on the machine
+
+
+def test_every_headline_is_a_top_level_key_even_when_not_measured() -> None:
+    results = {"cache": {"speedup": 3.2}, "peer": {"same_work_share": 0.8}}
+    found = report.headlines(results)
+    assert list(found) == [
+        "bare.sustained_rps",
+        "rest_mixed.sustained_rps",
+        "rest_mixed.share_of_bare",
+        "rest_mixed.p95_ms",
+        "cached_reads.sustained_rps",
+        "cached_reads.share_of_bare",
+        "gateway_cpu.ratio_to_bare",
+        "growth.list_ratio",
+        "peer.same_work_share",
+        "gateway_overhead.p50_added_ms",
+        "cache.speedup",
+        "websocket.fanout_p99_ms",
+    ]
+    assert found["cache.speedup"] == 3.2
+    assert found["peer.same_work_share"] == 0.8
+    assert found["bare.sustained_rps"] is None
+
+
+def test_growth_list_ratio_falls_back_to_list_growth() -> None:
+    assert report.value({"growth": {"list_growth": 2.5}}, "growth.list_ratio") == 2.5
+    both = {"growth": {"list_growth": 2.5, "list_ratio": 1.1}}
+    assert report.value(both, "growth.list_ratio") == 1.1
+
+
+def test_shares_of_the_bare_app_come_from_the_sustained_rates() -> None:
+    results: dict[str, Any] = {
+        "bare": {"sustained_rps": 2700.0},
+        "rest_mixed": {"sustained_rps": 330.0},
+        "cached_reads": {"sustained_rps": 1200.0},
+    }
+    report.derive(results)
+    assert results["rest_mixed"]["share_of_bare"] == 0.122
+    assert results["cached_reads"]["share_of_bare"] == 0.444
+    headlines = report.headlines(results)
+    assert headlines["rest_mixed.share_of_bare"] == 0.122
+    assert headlines["cached_reads.share_of_bare"] == 0.444
+
+
+def test_no_share_without_the_bare_app_or_when_it_sustained_nothing() -> None:
+    alone: dict[str, Any] = {"rest_mixed": {"sustained_rps": 330.0}}
+    report.derive(alone)
+    assert alone["rest_mixed"]["share_of_bare"] is None
+    assert ratio(330.0, 0.0) is None
+    assert ratio(None, 10.0) is None
+    assert ratio(1.0, 3.0) == 0.333
+
+
+def test_ladder_rates_are_e12_values_at_most_25_percent_apart() -> None:
+    rates = ladder.rates(22, 10_000)
+    assert rates[:6] == [22, 27, 33, 39, 47, 56]
+    assert 1000 in rates
+    assert rates[-1] == 10_000
+    gaps = [b / a for a, b in itertools.pairwise(rates)]
+    assert all(1 < gap <= ladder.MAX_STEP for gap in gaps)
+    # A start between E12 values joins the series at the next value, still within a step.
+    odd = ladder.rates(25, 100)
+    assert odd == [25, 27, 33, 39, 47, 56, 68, 82, 100]
+    with pytest.raises(ValueError, match="starts at 10"):
+        ladder.rates(5, 100)
+
+
+def _step(rate: float, p99: float = 10.0, errors: int = 0, achieved: float | None = None) -> Any:
+    return ladder.judge(
+        {
+            "rate": rate,
+            "achieved_rps": rate if achieved is None else achieved,
+            "errors": errors,
+            "p50_ms": p99 / 4,
+            "p95_ms": p99 / 2,
+            "p99_ms": p99,
+        }
+    )
+
+
+def test_a_step_holds_without_errors_under_the_p99_bound_at_its_rate() -> None:
+    assert _step(100)["ok"]
+    assert _step(100, p99=99.99)["ok"]
+    assert _step(100, achieved=90)["ok"]
+    assert _step(100, p99=100.0)["missed"] == ["p99 100.0 ms >= 100 ms"]
+    assert _step(100, errors=1)["missed"] == ["1 errors"]
+    assert _step(100, achieved=80)["missed"] == ["served 80/s of 100/s"]
+
+
+def test_the_sustained_rate_is_the_last_step_before_the_first_that_failed() -> None:
+    steps = [_step(100), _step(120), _step(150, p99=180.0), _step(180)]
+    assert ladder.sustained(steps) == 120
+    assert ladder.sustained([_step(100, errors=2)]) == 0
+    found = ladder.summary(steps[:3])
+    assert found["sustained_rps"] == 120
+    assert found["p95_ms"] == 5.0  # at 120/s
+    assert found["ceiling_found"]
+    assert not ladder.summary([_step(100), _step(120)])["ceiling_found"]
+
+
+async def test_a_ladder_climbs_until_a_step_fails() -> None:
+    offered: list[float] = []
+
+    async def step(rate: float) -> dict[str, Any]:
+        offered.append(rate)
+        p99 = 20.0 if rate < 33 else 150.0
+        figures = {"achieved_rps": rate, "errors": 0, "p50_ms": 1.0, "p95_ms": 5.0}
+        return {**figures, "p99_ms": p99}
+
+    found = await ladder.climb(step, ladder.rates(22, 100), pause=0)
+    assert offered == [22, 27, 33]
+    assert found["sustained_rps"] == 27
+    assert [s["ok"] for s in found["steps"]] == [True, True, False]
+
+
+def test_cpu_per_request_and_its_ratio_to_the_bare_app() -> None:
+    ticks = profile.TICKS
+    assert cpu.ms_per_request(ticks * 3, 3000) == 1.0  # 3 s of CPU for 3,000 requests
+    assert cpu.ms_per_request(ticks, 0) is None
+    gateway, bare = cpu.ms_per_request(ticks * 3, 3000), cpu.ms_per_request(ticks, 2000)
+    assert ratio(gateway, bare) == 2.0
+
+
+def test_cpu_counts_the_processes_and_their_children() -> None:
+    parents = {10: 1, 11: 10, 12: 11, 20: 1, 21: 20, 30: 1}
+    assert profile.descendants(parents, [10, 20]) == {10, 11, 12, 20, 21}
+    before = {10: 100, 11: 50}
+    after = {10: 160, 11: 70, 12: 5}  # 12 started meanwhile
+    assert profile.ticks_between(before, after) == 85
 
 
 def test_profile_summary_counts_own_and_inclusive_time_and_skips_waiting(tmp_path: Path) -> None:
@@ -89,19 +233,96 @@ def test_cpu_split_reports_cores_per_program() -> None:
     assert split == {"gateway": 1.0, "ferretdb": 0.5, "oha": 0.5}
 
 
-def test_the_table_names_the_machine_and_how_the_ladder_ended() -> None:
-    machine = {"cpu": "Test CPU", "cores": 2, "memory_gib": 24.0, "os": "Linux", "commit": "abc"}
-    steps = [
-        {"rate": 100, "p99_ms": 40.0, "errors": 0},
-        {"rate": 200, "p99_ms": 180.5, "errors": 3},
-    ]
+MACHINE = {"cpu": "Test CPU", "cores": 2, "memory_gib": 24.0, "os": "Linux", "commit": "abc"}
+
+
+def _ladder(rates_ok: list[float], failed: float) -> dict[str, Any]:
+    steps = [_step(r) for r in rates_ok] + [_step(failed, p99=180.5, errors=3)]
+    return ladder.summary(steps)
+
+
+def _results() -> dict[str, Any]:
+    load = {"achieved_rps": 400.0, "errors": 0, "p50_ms": 40.0, "p95_ms": 60.0, "p99_ms": 90.0}
+    results: dict[str, Any] = {
+        "started_at": "2026-11-22T00:00:00Z",
+        "machine": MACHINE,
+        "bare": _ladder([1000, 1200], 1500),
+        "rest_mixed": _ladder([100], 120),
+        "cached_reads": _ladder([390, 470], 560),
+        "gateway_cpu": {
+            "rate": 200.0,
+            "seconds": 15.0,
+            "ratio_to_bare": 2.5,
+            "gateway_ms_per_request": 1.25,
+            "bare_ms_per_request": 0.5,
+            "gateway": load,
+            "bare": load,
+        },
+        "peer": {
+            "same_work_share": 0.75,
+            "same_work": {"fitmesh": {**load, "achieved_rps": 300.0}, "grpc_gateway": load},
+            "cached_read_share": 1.5,
+            "cached_read": {"fitmesh": {**load, "achieved_rps": 600.0}, "grpc_gateway": load},
+        },
+    }
+    report.derive(results)
+    results["verdicts"] = report.verdicts(results)
+    return results
+
+
+def test_the_table_names_the_machine_and_what_each_row_compares() -> None:
+    text = report.table(_results())
+    assert "Test CPU (2 cores, 24.0 GiB)" in text
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()}
+    cached = next(line for what, line in rows.items() if what.startswith("Cached profile"))
+    assert "fitmesh's gateways vs the bare FastAPI + Redis GET app" in cached
+    assert "same requests, oha processes and rate steps" in cached
+    assert "**470 req/s = 39.2% of bare**" in cached
+    assert "next step 560/s: 3 errors, p99 180.5 ms >= 100 ms" in cached
+    assert "bare app 1200 req/s (next step 1500/s" in cached
+    mixed = next(line for what, line in rows.items() if what.startswith("REST mixed"))
+    assert "**100 req/s = 8.3% of bare**, p50/p95/p99 2.5/5.0/10.0 ms at that rate" in mixed
+    cpu_row = next(line for what, line in rows.items() if what.startswith("CPU per cached"))
+    assert "both at 200 req/s for 15 s" in cpu_row
+    assert "**2.5 times the bare app's** (1.25 ms a request) | bare app 0.5 ms a request" in cpu_row
+    same = next(line for what, line in rows.items() if what.startswith("Same uncached read"))
+    assert "**75% of its throughput** (300 req/s" in same
+    cached_peer = next(line for what, line in rows.items() if "not the same work" in what)
+    assert "600 req/s (150% of grpc-gateway's)" in cached_peer
+    assert "rest_mixed.share_of_bare missed by 0.037 (0.083, target >= 0.12)" in text
+    assert "gateway_cpu.ratio_to_bare missed by 1 (2.5, target <= 1.5)" in text
+
+
+def test_a_ladder_that_never_failed_says_so() -> None:
     results = {
         "started_at": "2026-11-22T00:00:00Z",
-        "machine": machine,
-        "rest_mixed": {"sustained_rps": 100, "steps": steps},
-        "verdicts": {"rest_mixed.sustained_rps": "missed by 900"},
+        "machine": MACHINE,
+        "cached_reads": ladder.summary([_step(100), _step(120)]),
     }
     text = report.table(results)
-    assert "Test CPU (2 cores, 24.0 GiB)" in text
-    assert "| **100 req/s** | next step 200/s: p99 180.5 ms, 3 errors |" in text
-    assert "rest_mixed.sustained_rps missed by 900" in text
+    assert "**>= 120 req/s**" in text
+    assert "every step up to 120/s held" in text
+    assert "bare app not measured" in text
+
+
+def test_every_load_has_its_p50_p95_and_p99() -> None:
+    results = _results()
+    text = report.loads_table(results)
+    header, _, *rows = text.splitlines()
+    assert "p50 ms | p95 ms | p99 ms" in header
+    steps = sum(len(results[k]["steps"]) for k in ("bare", "rest_mixed", "cached_reads"))
+    assert len(rows) == steps + 2 + 4  # ladder steps, CPU's two sides, peer's four loads
+    assert "| cached | 470/s open loop | 470.0 | 2.50 | 5.00 | 10.00 | 0 |" in rows
+    assert "| peer, same work | grpc_gateway | 400.0 | 40.00 | 60.00 | 90.00 | 0 |" in rows
+    assert report.markdown(results).count("| Measure |") == 2
+
+
+def test_headlines_are_written_first_in_the_json(tmp_path: Path) -> None:
+    results = _results()
+    json_path, md_path, png_path = report.write(results, tmp_path)
+    document = json.loads(json_path.read_text())
+    assert list(document)[: len(report.HEADLINES)] == list(report.HEADLINES)
+    assert document["cached_reads.share_of_bare"] == 0.392
+    assert document["rest_mixed.p95_ms"] == 5.0
+    assert "### Every load" in md_path.read_text()
+    assert png_path.exists()

@@ -655,6 +655,64 @@ class GetStatisticsResponse(_message.Message):
 Global___GetStatisticsResponse: _TypeAlias = GetStatisticsResponse  # noqa: Y015
 
 @_typing.final
+class GetActivityScoreRequest(_message.Message):
+    """GetActivityScoreRequest names a user and a week."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    WEEK_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The user."""
+    week: _builtins.str
+    """ISO week as YYYY-Www, 0001-W01 to 9999-W51; empty means the current UTC week."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        week: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id", "week", b"week"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetActivityScoreRequest: _TypeAlias = GetActivityScoreRequest  # noqa: Y015
+
+@_typing.final
+class GetActivityScoreResponse(_message.Message):
+    """GetActivityScoreResponse is one week's score."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEEK_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    WORKOUTS_FIELD_NUMBER: _builtins.int
+    week: _builtins.str
+    """The week as YYYY-Www."""
+    workouts: _builtins.int
+    """Scored workouts counted."""
+    @_builtins.property
+    def score(self) -> _scoring_pb2.ScoreWeekResponse:
+        """The score, by the scoring service's rules."""
+
+    def __init__(
+        self,
+        *,
+        week: _builtins.str = ...,
+        score: _scoring_pb2.ScoreWeekResponse | None = ...,
+        workouts: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["score", b"score"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["score", b"score", "week", b"week", "workouts", b"workouts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetActivityScoreResponse: _TypeAlias = GetActivityScoreResponse  # noqa: Y015
+
+@_typing.final
 class GroupMessage(_message.Message):
     """GroupMessage is one chat message of a group session."""
 

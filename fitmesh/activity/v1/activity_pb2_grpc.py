@@ -65,6 +65,11 @@ class ActivityServiceStub:
                 request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetStatisticsRequest.SerializeToString,
                 response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetStatisticsResponse.FromString,
                 _registered_method=True)
+        self.GetActivityScore = channel.unary_unary(
+                '/fitmesh.activity.v1.ActivityService/GetActivityScore',
+                request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreRequest.SerializeToString,
+                response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreResponse.FromString,
+                _registered_method=True)
         self.SaveGroupSession = channel.unary_unary(
                 '/fitmesh.activity.v1.ActivityService/SaveGroupSession',
                 request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.SaveGroupSessionRequest.SerializeToString,
@@ -125,6 +130,14 @@ class ActivityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetActivityScore(self, request, context):
+        """GetActivityScore returns the WHO weekly score of a user's completed, scored workouts
+        of one ISO week (UTC). A week holds at most 1,000 workouts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SaveGroupSession(self, request, context):
         """SaveGroupSession archives a finished group session. Saving the same session again
         replaces the archive.
@@ -172,6 +185,11 @@ def add_ActivityServiceServicer_to_server(servicer, server):
                     servicer.GetStatistics,
                     request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetStatisticsRequest.FromString,
                     response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetStatisticsResponse.SerializeToString,
+            ),
+            'GetActivityScore': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetActivityScore,
+                    request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreRequest.FromString,
+                    response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreResponse.SerializeToString,
             ),
             'SaveGroupSession': grpc.unary_unary_rpc_method_handler(
                     servicer.SaveGroupSession,
@@ -347,6 +365,33 @@ class ActivityService:
             '/fitmesh.activity.v1.ActivityService/GetStatistics',
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetStatisticsRequest.SerializeToString,
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetStatisticsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetActivityScore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fitmesh.activity.v1.ActivityService/GetActivityScore',
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreRequest.SerializeToString,
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreResponse.FromString,
             options,
             channel_credentials,
             insecure,

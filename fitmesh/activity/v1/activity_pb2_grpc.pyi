@@ -32,6 +32,10 @@ class ActivityServiceStub:
     """ListWorkouts pages through a user's workouts by start time, newest first."""
     GetStatistics: _aio.UnaryUnaryMultiCallable[_activity_pb2.GetStatisticsRequest, _activity_pb2.GetStatisticsResponse]
     """GetStatistics returns a user's totals, kept as running sums."""
+    GetActivityScore: _aio.UnaryUnaryMultiCallable[_activity_pb2.GetActivityScoreRequest, _activity_pb2.GetActivityScoreResponse]
+    """GetActivityScore returns the WHO weekly score of a user's completed, scored workouts
+    of one ISO week (UTC). A week holds at most 1,000 workouts.
+    """
     SaveGroupSession: _aio.UnaryUnaryMultiCallable[_activity_pb2.SaveGroupSessionRequest, _activity_pb2.SaveGroupSessionResponse]
     """SaveGroupSession archives a finished group session. Saving the same session again
     replaces the archive.
@@ -93,6 +97,16 @@ class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _aio.ServicerContext[_activity_pb2.GetStatisticsRequest, _abc.Awaitable[_activity_pb2.GetStatisticsResponse]],
     ) -> _abc.Awaitable[_activity_pb2.GetStatisticsResponse]:
         """GetStatistics returns a user's totals, kept as running sums."""
+
+    @_abc_1.abstractmethod
+    def GetActivityScore(
+        self,
+        request: _activity_pb2.GetActivityScoreRequest,
+        context: _aio.ServicerContext[_activity_pb2.GetActivityScoreRequest, _abc.Awaitable[_activity_pb2.GetActivityScoreResponse]],
+    ) -> _abc.Awaitable[_activity_pb2.GetActivityScoreResponse]:
+        """GetActivityScore returns the WHO weekly score of a user's completed, scored workouts
+        of one ISO week (UTC). A week holds at most 1,000 workouts.
+        """
 
     @_abc_1.abstractmethod
     def SaveGroupSession(

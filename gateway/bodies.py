@@ -1,11 +1,18 @@
-"""Request and response bodies of the REST API (and so of its OpenAPI document)."""
+"""Request bodies of the REST API, validated before any backend is called."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from servicekit.protoenum import enum_names
@@ -15,6 +22,22 @@ GOAL_TYPES = tuple(enum_names(spb.GoalType))
 WorkoutType = Literal[WORKOUT_TYPES]  # type: ignore[valid-type]
 GoalType = Literal[GOAL_TYPES]  # type: ignore[valid-type]
 Sex = Literal["female", "male", "other"]
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """An instant in UTC, within what every store and proto Timestamp can hold."""
+    try:
+        value = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    except OverflowError:  # an offset that moves the time past year 1 or 9999
+        value = LATEST
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must be between 1970-01-01 and 9999-01-01 (UTC)")
+    return value
+
+
+Instant = Annotated[dt.datetime, AfterValidator(_utc)]
 Intensity = Literal["light", "moderate", "vigorous"]
 
 
@@ -62,12 +85,6 @@ class RegisterRequest(Body):
     profile: ProfileFields | None = None
 
 
-class RegisterResponse(BaseModel):
-    user_id: str
-    username: str
-    email: str
-
-
 class LoginRequest(Body):
     model_config = ConfigDict(
         extra="forbid",
@@ -77,21 +94,6 @@ class LoginRequest(Body):
     )
     email: Annotated[str, StringConstraints(min_length=1, max_length=254)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-
-
-class LoginResponse(BaseModel):
-    token: str
-    token_type: Literal["bearer"]
-    expires_in: int = Field(description="Seconds until the token expires.")
-    user_id: str
-
-
-class UserResponse(ProfileFields):
-    model_config = ConfigDict(extra="forbid")
-    user_id: str
-    username: str
-    email: str
-    created_at: dt.datetime
 
 
 class GoalCreate(Body):
@@ -113,22 +115,6 @@ class GoalUpdate(Body):
     target_date: dt.date | None = None
 
 
-class GoalResponse(BaseModel):
-    goal_id: str
-    goal_type: GoalType
-    target_value: float
-    target_date: dt.date
-    current_progress: float
-    status: Literal["active", "achieved", "expired"]
-    created_at: dt.datetime | None = None
-    achieved_at: dt.datetime | None = None
-
-
-class GoalPage(BaseModel):
-    items: list[GoalResponse]
-    next_cursor: str | None
-
-
 class WorkoutStart(Body):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"workout_type": "running"}]}
@@ -136,13 +122,8 @@ class WorkoutStart(Body):
     workout_type: WorkoutType
 
 
-class WorkoutStarted(BaseModel):
-    session_id: str
-    start_time: dt.datetime
-
-
 class WorkoutEnd(Body):
-    end_time: dt.datetime | None = None
+    end_time: Instant | None = None
     avg_heart_rate: Annotated[int, Field(ge=30, le=250)] | None = None
     distance_m: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
 
@@ -162,81 +143,10 @@ class WorkoutLog(Body):
         },
     )
     workout_type: WorkoutType
-    start_time: dt.datetime
-    end_time: dt.datetime
+    start_time: Instant
+    end_time: Instant
     avg_heart_rate: Annotated[int, Field(ge=30, le=250)] | None = None
     distance_m: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
-
-
-class WorkoutResponse(BaseModel):
-    session_id: str
-    user_id: str
-    workout_type: WorkoutType
-    status: Literal["active", "completed"]
-    start_time: dt.datetime
-    end_time: dt.datetime | None
-    duration: float = Field(description="Seconds.")
-    avg_heart_rate: int | None
-    distance_m: float | None
-    score_status: Literal["pending", "scored"] | None
-    calories_burned: float | None
-    met: float | None
-    intensity: Intensity | None
-    moderate_minutes: float | None
-    vigorous_minutes: float | None
-    intensity_minutes: float | None
-    points: float | None
-
-
-class WorkoutPage(BaseModel):
-    items: list[WorkoutResponse]
-    next_cursor: str | None
-
-
-class TypeTotals(BaseModel):
-    total_workouts: int
-    total_duration: float
-    total_calories_burned: float
-
-
-class WeekTotals(TypeTotals):
-    week: str
-    intensity_minutes: float
-
-
-class Statistics(BaseModel):
-    user_id: str
-    total_workouts: int
-    total_duration: float
-    total_calories_burned: float
-    average_session_duration: float
-    by_type: dict[str, TypeTotals]
-    current_week: WeekTotals
-
-
-class ActivityScore(BaseModel):
-    week: str
-    score: float = Field(description="0-100: min(100, 100 x intensity_minutes / 150).")
-    moderate_minutes: float
-    vigorous_minutes: float
-    intensity_minutes: float
-    meets_guideline: bool
-    upper_target_percent: float
-    strength_days: int
-    meets_strength_guideline: bool
-    workouts: int
-
-
-class Notification(BaseModel):
-    notification_id: str
-    kind: str
-    goal: GoalResponse
-    created_at: dt.datetime
-
-
-class NotificationPage(BaseModel):
-    items: list[Notification]
-    next_cursor: str | None
 
 
 class ClientLog(Body):
@@ -247,10 +157,6 @@ class ClientLog(Body):
     context: dict[str, Any] | None = None
 
 
-class Accepted(BaseModel):
-    status: Literal["accepted"] = "accepted"
-
-
 class GroupSessionCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
@@ -258,14 +164,3 @@ class GroupSessionCreate(Body):
     )
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     workout_type: WorkoutType
-
-
-class GroupSession(BaseModel):
-    session_id: str
-    name: str
-    owner_id: str
-    workout_type: WorkoutType
-    status: Literal["active", "ended"]
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-    members: list[str] = Field(description="Members connected now.")

@@ -1,0 +1,177 @@
+"""Admission of one request in one Redis round trip: every rate limit of the route is
+checked and counted, and the cached answer (if the route has one) is read, by one script.
+
+The limits are the `limits` library's sliding window counters, over the same keys and with
+the same arithmetic (the script runs its acquire and window reads for each limit in turn);
+the library itself needs two round trips per limit, and a cached read would pay four. While
+Redis is unreachable each replica limits on its own, in memory, through the library."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pybreaker
+import redis.asyncio as aioredis
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.exceptions import RedisError
+
+SCRIPT = (Path(__file__).parent / "admission.lua").read_text()
+PREFIX = "fitmesh:ratelimit"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One limit's decision, with the figures of the RateLimit headers."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+    @classmethod
+    def from_window(
+        cls,
+        item: RateLimitItem,
+        allowed: bool,
+        previous: int,
+        previous_ttl: float,
+        current: int,
+        current_ttl: float,
+    ) -> Verdict:
+        """The library's `get_window_stats` arithmetic, on the counts the script returned."""
+        expiry = item.get_expiry()
+        weighted = previous * previous_ttl / expiry + current
+        remaining = max(0, item.amount - math.floor(weighted))
+        reset = 0.0
+        if previous or current:
+            previous_reset = previous_ttl % (expiry / previous) if previous else math.inf
+            # A window set this very millisecond has a whole expiry to go, not none.
+            current_reset = (current_ttl % expiry or expiry) if current else math.inf
+            reset = min(previous_reset, current_reset)
+        return cls(allowed, item.amount, remaining, max(0, math.ceil(reset)))
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"ratelimit-limit", str(self.limit).encode()),
+            (b"ratelimit-remaining", str(self.remaining).encode()),
+            (b"ratelimit-reset", str(self.reset_seconds).encode()),
+        ]
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, self.reset_seconds)
+
+
+class Rule:
+    """One rate limit: the `limits` item, its window keys' shape, and the script's words
+    for it (made once; every request names its identity only)."""
+
+    def __init__(self, text: str) -> None:
+        self.item: RateLimitItem = parse(text)
+        head, _, tail = self.item.key_for("\0").partition("\0")
+        self._head, self._tail = f"{PREFIX}:{{{head}", f"{tail}}}"
+        self.spec = f"{self.item.amount} {self.item.get_expiry()}"
+
+    def keys(self, identity: str) -> tuple[str, str]:
+        """The previous and the current window's keys, as the library names them."""
+        current = f"{self._head}{identity}{self._tail}"
+        return f"{current}/-1", current
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    rule: Rule
+    identity: str
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRead:
+    key: str
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The limits applied, in order (the first refusal stops the rest), and the cached
+    answer when every limit allowed the request and one was asked for."""
+
+    verdicts: tuple[Verdict, ...]
+    cached: bytes | None
+
+    @property
+    def refused(self) -> Verdict | None:
+        return next((v for v in self.verdicts if not v.allowed), None)
+
+    @property
+    def shown(self) -> Verdict | None:
+        """The verdict the RateLimit headers describe: a refusal, or the last limit."""
+        return self.refused or (self.verdicts[-1] if self.verdicts else None)
+
+
+class Admitter:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        ip: str,
+        user: str,
+        auth: str,
+        breaker: pybreaker.CircuitBreaker,
+        timeout: float,
+    ) -> None:
+        self.script = redis.register_script(SCRIPT)
+        self.timeout = timeout
+        self.local = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.breaker = breaker
+        self.ip, self.user, self.auth = Rule(ip), Rule(user), Rule(auth)
+
+    async def admit(self, limits: list[Limit], cache: CacheRead | None = None) -> Admission:
+        try:
+            with self.breaker.calling():
+                async with asyncio.timeout(self.timeout):
+                    return await self._shared(limits, cache)
+        except (pybreaker.CircuitBreakerError, RedisError, OSError, TimeoutError):
+            return Admission(await self._local(limits), None)
+
+    async def _shared(self, limits: list[Limit], cache: CacheRead | None) -> Admission:
+        keys: list[str] = []
+        for limit in limits:
+            keys += limit.rule.keys(limit.identity)
+        if cache is not None:
+            keys.append(cache.key)
+        spec = " ".join(limit.rule.spec for limit in limits)
+        args = [spec, cache.field or ""] if cache is not None else [spec]
+        reply: list[Any] = await self.script(keys=keys, args=args)
+        *windows, cached = reply
+        verdicts = tuple(
+            Verdict.from_window(
+                limit.rule.item,
+                bool(allowed),
+                int(previous),
+                max(0, int(previous_ttl)) / 1000,
+                int(current),
+                max(0, int(current_ttl)) / 1000,
+            )
+            for limit, (allowed, previous, previous_ttl, current, current_ttl) in zip(
+                limits, windows, strict=False
+            )
+        )
+        return Admission(verdicts, cached or None)
+
+    async def _local(self, limits: list[Limit]) -> tuple[Verdict, ...]:
+        verdicts: list[Verdict] = []
+        for limit in limits:
+            item = limit.rule.item
+            allowed = await self.local.hit(item, limit.identity)
+            stats = await self.local.get_window_stats(item, limit.identity)
+            reset = max(0, math.ceil(stats.reset_time - time.time()))
+            verdicts.append(Verdict(allowed, item.amount, max(0, stats.remaining), reset))
+            if not allowed:
+                break
+        return tuple(verdicts)

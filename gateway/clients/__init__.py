@@ -1,0 +1,35 @@
+"""One typed client per backend service (see gateway.clients.backend for what each call
+gets: breaker, deadline, error mapping)."""
+
+from __future__ import annotations
+
+from gateway.clients.activity import Activity
+from gateway.clients.backend import Backend
+from gateway.clients.users import Users
+from gateway.settings import GatewaySettings
+from servicekit import channels
+
+
+class Clients:
+    def __init__(self, settings: GatewaySettings) -> None:
+        # The gateway never calls scoring itself; the breaker guards what reaches it
+        # through the activity service, and readiness asks its health.
+        self.scoring = Backend(
+            "scoring_service",
+            settings.scoring_service_addrs,
+            channels.SCORING_SERVICE,
+            channels.SCORING_METHODS,
+            settings,
+        )
+        self.users = Users(settings)
+        self.activity = Activity(settings, self.scoring)
+
+    def backends(self) -> list[Backend]:
+        return [self.users.backend, self.activity.backend, self.scoring]
+
+    async def close(self) -> None:
+        for backend in self.backends():
+            await backend.close()
+
+
+__all__ = ["Activity", "Backend", "Clients", "Users"]

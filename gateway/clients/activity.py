@@ -1,0 +1,152 @@
+"""The activity service, as the routes see it: workouts, statistics, the weekly score and
+the group-session archive."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fitmesh.activity.v1 import activity_pb2 as apb
+from fitmesh.activity.v1 import activity_pb2_grpc
+from fitmesh.scoring.v1 import scoring_pb2 as spb
+from gateway import bodies, responses
+from gateway.clients.backend import Backend
+from gateway.settings import GatewaySettings
+from servicekit.protoenum import enum_number
+from servicekit.protofields import timestamp
+
+IDEMPOTENT = (
+    "GetWorkout",
+    "ListWorkouts",
+    "GetStatistics",
+    "GetActivityScore",
+    "GetGroupSession",
+    "EndWorkout",
+    "SaveGroupSession",
+    # Starts and logs carry a request_id, which makes a repeat harmless.
+    "StartWorkout",
+    "LogWorkout",
+)
+
+
+def kind(name: str) -> spb.WorkoutType.ValueType:
+    return enum_number(spb.WorkoutType, name) or 0  # type: ignore[return-value]
+
+
+def _measurements(
+    request: apb.EndWorkoutRequest | apb.LogWorkoutRequest,
+    body: bodies.WorkoutEnd | bodies.WorkoutLog,
+) -> None:
+    """The optional measurements a client gave, onto the request (unset fields stay unset)."""
+    if body.avg_heart_rate is not None:
+        request.avg_heart_rate = body.avg_heart_rate
+    if body.distance_m is not None:
+        request.distance_m = body.distance_m
+
+
+class Activity:
+    def __init__(self, settings: GatewaySettings, scoring: Backend) -> None:
+        self.backend = Backend(
+            "activity_service",
+            settings.activity_service_addrs,
+            "fitmesh.activity.v1.ActivityService",
+            IDEMPOTENT,
+            settings,
+        )
+        self.stub = activity_pb2_grpc.ActivityServiceStub(self.backend.channel)
+        # Scoring is reached through the activity service; its breaker guards those calls.
+        self.scoring = scoring
+
+    async def start(
+        self, user_id: str, workout_type: str, athlete: spb.Athlete, request_id: str
+    ) -> responses.WorkoutStarted:
+        reply = await self.backend.call(
+            self.stub.StartWorkout,
+            apb.StartWorkoutRequest(
+                user_id=user_id,
+                workout_type=kind(workout_type),
+                athlete=athlete,
+                request_id=request_id,
+            ),
+        )
+        w = reply.workout
+        return responses.WorkoutStarted(
+            session_id=w.workout_id, start_time=w.start_time.ToDatetime(tzinfo=dt.UTC)
+        )
+
+    async def end(
+        self, user_id: str, workout_id: str, body: bodies.WorkoutEnd
+    ) -> responses.WorkoutResponse:
+        request = apb.EndWorkoutRequest(user_id=user_id, workout_id=workout_id)
+        if body.end_time is not None:
+            request.end_time.CopyFrom(timestamp(body.end_time))
+        _measurements(request, body)
+        reply = await self.backend.call(self.stub.EndWorkout, request)
+        return responses.WorkoutResponse.from_proto(reply.workout)
+
+    async def log(
+        self, user_id: str, body: bodies.WorkoutLog, athlete: spb.Athlete, request_id: str
+    ) -> responses.WorkoutResponse:
+        request = apb.LogWorkoutRequest(
+            user_id=user_id,
+            workout_type=kind(body.workout_type),
+            start_time=timestamp(body.start_time),
+            end_time=timestamp(body.end_time),
+            athlete=athlete,
+            request_id=request_id,
+        )
+        _measurements(request, body)
+        reply = await self.backend.call(self.stub.LogWorkout, request)
+        return responses.WorkoutResponse.from_proto(reply.workout)
+
+    async def workout(self, user_id: str, workout_id: str) -> responses.WorkoutResponse:
+        reply = await self.backend.call(
+            self.stub.GetWorkout, apb.GetWorkoutRequest(user_id=user_id, workout_id=workout_id)
+        )
+        return responses.WorkoutResponse.from_proto(reply.workout)
+
+    async def workouts(
+        self,
+        user_id: str,
+        limit: int,
+        cursor: str | None,
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+        workout_type: str | None,
+    ) -> responses.WorkoutPage:
+        request = apb.ListWorkoutsRequest(user_id=user_id, page_size=limit, page_token=cursor or "")
+        if since is not None:
+            request.from_time.CopyFrom(timestamp(since))
+        if until is not None:
+            request.to_time.CopyFrom(timestamp(until))
+        if workout_type is not None:
+            request.workout_type = kind(workout_type)
+        reply = await self.backend.call(self.stub.ListWorkouts, request)
+        return responses.WorkoutPage(
+            items=[responses.WorkoutResponse.from_proto(w) for w in reply.workouts],
+            next_cursor=reply.next_page_token or None,
+        )
+
+    async def statistics(self, user_id: str) -> responses.Statistics:
+        reply = await self.backend.call(
+            self.stub.GetStatistics, apb.GetStatisticsRequest(user_id=user_id)
+        )
+        return responses.Statistics.from_proto(reply.statistics)
+
+    async def activity_score(self, user_id: str, week: str | None) -> responses.ActivityScore:
+        reply = await self.backend.call(
+            self.stub.GetActivityScore,
+            apb.GetActivityScoreRequest(user_id=user_id, week=week or ""),
+            through=self.scoring,
+        )
+        return responses.ActivityScore.from_proto(reply)
+
+    async def save_group_session(self, session: apb.GroupSession) -> None:
+        await self.backend.call(
+            self.stub.SaveGroupSession, apb.SaveGroupSessionRequest(session=session)
+        )
+
+    async def group_session(self, session_id: str) -> responses.GroupSession:
+        reply = await self.backend.call(
+            self.stub.GetGroupSession, apb.GetGroupSessionRequest(session_id=session_id)
+        )
+        return responses.GroupSession.from_proto(reply.session)
