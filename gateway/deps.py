@@ -136,8 +136,8 @@ class CachedRead:
     async def answer(self, load: Callable[[], Awaitable[BaseModel]]) -> Response:
         """The cached bytes as they are, or the loaded answer, cached (for the lifetime the
         settings give this kind) as the bytes sent."""
-        LOOKUPS.labels(self.kind, "hit" if self.hit is not None else "miss").inc()
         body = self.hit
+        LOOKUPS.labels(self.kind, "hit" if body is not None else "miss").inc()
         if body is None:
             body = (await load()).model_dump_json().encode()
             ttl = getattr(self.svc.settings, f"cache_{self.kind}_seconds")

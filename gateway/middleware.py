@@ -4,9 +4,11 @@ the request path decided (rate limits), one access log line and the Prometheus m
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
+from typing import Any
 
 import structlog
 from prometheus_client import Counter, Histogram
@@ -26,6 +28,13 @@ LATENCY = Histogram(
 )
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 QUIET = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes: debug level
+
+
+@functools.cache
+def _metrics(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The request's counter and histogram, looked up once per method, route template and
+    status (a handful of each), not on every request."""
+    return REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route)
 
 
 class RequestMiddleware:
@@ -82,8 +91,9 @@ class RequestMiddleware:
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 elapsed = time.perf_counter() - started
-                REQUESTS.labels(scope["method"], route, str(status)).inc()
-                LATENCY.labels(scope["method"], route).observe(elapsed)
+                requests, latency = _metrics(scope["method"], route, status)
+                requests.inc()
+                latency.observe(elapsed)
                 (log.debug if route in QUIET else log.info)(
                     "request",
                     method=scope["method"],

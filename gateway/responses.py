@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+from google.protobuf import json_format
 from google.protobuf.message import Message
 from pydantic import BaseModel, Field
 
@@ -204,19 +205,12 @@ class ActivityScore(BaseModel):
 
     @classmethod
     def from_proto(cls, reply: apb.GetActivityScoreResponse) -> ActivityScore:
-        s = reply.score
-        return cls(
-            week=reply.week,
-            score=s.score,
-            moderate_minutes=s.moderate_minutes,
-            vigorous_minutes=s.vigorous_minutes,
-            intensity_minutes=s.intensity_minutes,
-            meets_guideline=s.meets_guideline,
-            upper_target_percent=s.upper_target_percent,
-            strength_days=s.strength_days,
-            meets_strength_guideline=s.meets_strength_guideline,
-            workouts=reply.workouts,
+        score = json_format.MessageToDict(
+            reply.score,
+            preserving_proto_field_name=True,
+            always_print_fields_with_no_presence=True,
         )
+        return cls(week=reply.week, workouts=reply.workouts, **score)
 
 
 class Notification(BaseModel):
