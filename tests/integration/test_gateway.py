@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from devstack import services
 from tests.helpers import PASSWORD, Account, sign_up, unique, wait_for
@@ -348,3 +351,34 @@ async def test_a_streamed_body_past_the_limit_is_a_problem(api: httpx.AsyncClien
     )
     assert "content-length" not in streamed.request.headers
     is_problem(streamed, 413)
+
+
+async def test_idempotency_records_hold_nothing_derived_from_the_password(
+    api: httpx.AsyncClient, gateway_env: dict[str, str]
+) -> None:
+    name = unique()
+    signup = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+    key = uuid.uuid4().hex
+    created = await api.post("/users/register", json=signup, headers={"Idempotency-Key": key})
+    assert created.status_code == 201
+    redis = aioredis.from_url(gateway_env["REDIS_URL"], decode_responses=True)
+    try:
+        slot = hashlib.sha256(key.encode()).hexdigest()
+        [found] = [k async for k in redis.scan_iter(f"fitmesh:idempotency:register:*:{slot}")]
+        record = await redis.get(found)
+    finally:
+        await redis.aclose()
+    assert record is not None
+    assert PASSWORD not in record
+    # A digest over the body with its password could be tested offline against guesses.
+    as_validated = {**signup, "profile": None}
+    for body in (signup, as_validated):
+        assert hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest() not in record
+    for text in (PASSWORD, json.dumps(signup)):
+        assert hashlib.sha256(text.encode()).hexdigest() not in record
+
+
+async def test_client_logs_count_against_the_address(api: httpx.AsyncClient) -> None:
+    reported = await api.post("/client-logs", json={"message": "a broken button"})
+    assert reported.status_code == 202
+    assert reported.headers["ratelimit-limit"] == "100000"  # the suite's per-address limit
