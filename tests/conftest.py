@@ -29,6 +29,13 @@ def redis_server() -> Iterator[Server]:
         yield server
 
 
+@pytest.fixture
+def own_redis() -> Iterator[Server]:
+    """A Redis of the test's own, to kill or to watch without disturbing the others."""
+    with running(start_redis) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def mongo() -> Iterator[Server]:
     with running(start_mongo) as server:

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable
+from typing import Any
 
+import grpc
+import pytest
+
+from fitmesh.activity.v1 import activity_pb2 as apb
+from fitmesh.activity.v1 import activity_pb2_grpc
+from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as upb
 from fitmesh.user.v1 import user_pb2_grpc
 from servicekit.events import WorkoutCompleted
+from servicekit.protofields import timestamp
 
 PASSWORD = "correct horse battery"
 
@@ -94,3 +103,32 @@ async def sign_up(api: object, **profile: object) -> Account:
     login = await api.post("/users/login", json={"email": body["email"], "password": PASSWORD})
     assert login.status_code == 200, login.text
     return Account(login.json()["user_id"], login.json()["token"], str(body["email"]))
+
+
+async def log_workout(
+    stub: activity_pb2_grpc.ActivityServiceStub,
+    user_id: str,
+    start: dt.datetime,
+    minutes: float,
+    kind: Any = spb.WORKOUT_TYPE_RUNNING,
+    **extra: Any,
+) -> apb.Workout:
+    """Log a finished workout of `minutes` from `start` through the activity service."""
+    reply = await stub.LogWorkout(
+        apb.LogWorkoutRequest(
+            user_id=user_id,
+            workout_type=kind,
+            start_time=timestamp(start),
+            end_time=timestamp(start + dt.timedelta(minutes=minutes)),
+            **extra,
+        ),
+        timeout=10,
+    )
+    return reply.workout
+
+
+async def rpc_error(call: Awaitable[object]) -> grpc.aio.AioRpcError:
+    """The error a gRPC call fails with (the test fails if it succeeds)."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    return caught.value

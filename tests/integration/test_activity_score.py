@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 import pytest
@@ -19,32 +18,11 @@ from fitmesh.activity.v1 import activity_pb2 as pb
 from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
-from servicekit.protofields import timestamp
 from servicekit.status import field_violations
+from tests.helpers import log_workout, rpc_error
 
 Stub = activity_pb2_grpc.ActivityServiceStub
 MONDAY = dt.datetime(2026, 2, 2, tzinfo=dt.UTC)  # 2026-W06
-
-
-async def log(
-    stub: Stub, user_id: str, start: dt.datetime, minutes: float, kind: Any
-) -> pb.Workout:
-    reply = await stub.LogWorkout(
-        pb.LogWorkoutRequest(
-            user_id=user_id,
-            workout_type=kind,
-            start_time=timestamp(start),
-            end_time=timestamp(start + dt.timedelta(minutes=minutes)),
-        ),
-        timeout=10,
-    )
-    return reply.workout
-
-
-async def rpc_error(call: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    return caught.value
 
 
 async def test_the_score_is_the_scoring_services_score_of_the_weeks_workouts(
@@ -52,14 +30,14 @@ async def test_the_score_is_the_scoring_services_score_of_the_weeks_workouts(
 ) -> None:
     user_id = str(uuid.uuid4())
     week = [
-        await log(activity_stub, user_id, MONDAY, 10, spb.WORKOUT_TYPE_RUNNING),
-        await log(
+        await log_workout(activity_stub, user_id, MONDAY, 10, spb.WORKOUT_TYPE_RUNNING),
+        await log_workout(
             activity_stub, user_id, MONDAY + dt.timedelta(days=2), 45, spb.WORKOUT_TYPE_STRENGTH
         ),
-        await log(
+        await log_workout(
             activity_stub, user_id, MONDAY + dt.timedelta(days=4), 40, spb.WORKOUT_TYPE_STRENGTH
         ),
-        await log(
+        await log_workout(
             activity_stub,
             user_id,
             MONDAY + dt.timedelta(days=7) - dt.timedelta(minutes=30),
@@ -68,10 +46,12 @@ async def test_the_score_is_the_scoring_services_score_of_the_weeks_workouts(
         ),
     ]
     # Just outside the week on either side.
-    await log(
+    await log_workout(
         activity_stub, user_id, MONDAY - dt.timedelta(minutes=30), 20, spb.WORKOUT_TYPE_RUNNING
     )
-    await log(activity_stub, user_id, MONDAY + dt.timedelta(days=7), 20, spb.WORKOUT_TYPE_RUNNING)
+    await log_workout(
+        activity_stub, user_id, MONDAY + dt.timedelta(days=7), 20, spb.WORKOUT_TYPE_RUNNING
+    )
     reply = await activity_stub.GetActivityScore(
         pb.GetActivityScoreRequest(user_id=user_id, week="2026-W06"), timeout=10
     )
@@ -102,7 +82,7 @@ async def test_no_week_means_the_current_one(activity_stub: Stub) -> None:
     user_id = str(uuid.uuid4())
     now = dt.datetime.now(dt.UTC)
     monday, _ = weeks.bounds(weeks.name(now))
-    await log(
+    await log_workout(
         activity_stub,
         user_id,
         max(monday, now - dt.timedelta(minutes=2)),
@@ -163,18 +143,20 @@ async def fill(store: Store, template: Doc, user_id: str, week: str, count: int)
 
 async def test_a_week_keeps_at_most_1000_workouts(activity_stub: Stub, store: Store) -> None:
     user_id = str(uuid.uuid4())
-    first = await log(activity_stub, user_id, MONDAY, 20, spb.WORKOUT_TYPE_RUNNING)
+    first = await log_workout(activity_stub, user_id, MONDAY, 20, spb.WORKOUT_TYPE_RUNNING)
     template = await store.workout(first.workout_id)
     assert template is not None
     await fill(store, template, user_id, "2026-W06", history.MAX_WEEK - 1)
 
     error = await rpc_error(
-        log(activity_stub, user_id, MONDAY + dt.timedelta(days=6), 20, spb.WORKOUT_TYPE_YOGA)
+        log_workout(
+            activity_stub, user_id, MONDAY + dt.timedelta(days=6), 20, spb.WORKOUT_TYPE_YOGA
+        )
     )
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert [v.field for v in field_violations(error)] == ["start_time"]
     assert "2026-W06" in (error.details() or "")
-    await log(
+    await log_workout(
         activity_stub, user_id, MONDAY - dt.timedelta(days=1), 20, spb.WORKOUT_TYPE_YOGA
     )  # another week
 
@@ -186,7 +168,7 @@ async def test_a_week_keeps_at_most_1000_workouts(activity_stub: Stub, store: St
         pb.StartWorkoutRequest(user_id=user_id, workout_type=spb.WORKOUT_TYPE_ROWING), timeout=10
     )
     monday, _ = weeks.bounds(current)
-    error = await rpc_error(log(activity_stub, user_id, monday, 1, spb.WORKOUT_TYPE_YOGA))
+    error = await rpc_error(log_workout(activity_stub, user_id, monday, 1, spb.WORKOUT_TYPE_YOGA))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     ended = await activity_stub.EndWorkout(
         pb.EndWorkoutRequest(user_id=user_id, workout_id=started.workout.workout_id), timeout=10

@@ -19,6 +19,7 @@ from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from servicekit.status import field_violations
+from tests.helpers import log_workout, rpc_error
 
 Stub = activity_pb2_grpc.ActivityServiceStub
 NOW = dt.datetime.now(dt.UTC)
@@ -39,33 +40,6 @@ def ts(at: dt.datetime) -> Timestamp:
 
 def user() -> str:
     return str(uuid.uuid4())
-
-
-async def log(
-    stub: Stub,
-    user_id: str,
-    start: dt.datetime,
-    minutes: float,
-    kind: Any = spb.WORKOUT_TYPE_RUNNING,
-    **extra: Any,
-) -> pb.Workout:
-    reply = await stub.LogWorkout(
-        pb.LogWorkoutRequest(
-            user_id=user_id,
-            workout_type=kind,
-            start_time=ts(start),
-            end_time=ts(start + dt.timedelta(minutes=minutes)),
-            **extra,
-        ),
-        timeout=10,
-    )
-    return reply.workout
-
-
-async def rpc_error(call: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    return caught.value
 
 
 async def test_twenty_concurrent_starts_leave_one_active_workout(activity_stub: Stub) -> None:
@@ -127,7 +101,7 @@ async def test_end_scores_by_the_rules_and_counts_once(
 
 
 async def test_log_workout_gives_the_worked_example(activity_stub: Stub) -> None:
-    workout = await log(activity_stub, user(), NOW - dt.timedelta(hours=2), 10)
+    workout = await log_workout(activity_stub, user(), NOW - dt.timedelta(hours=2), 10)
     assert workout.duration_seconds == 600
     assert (workout.score.intensity_minutes, workout.score.calories_burned) == (20, 114.33)
 
@@ -146,7 +120,7 @@ async def test_log_workout_refuses_bad_input(
     activity_stub: Stub, start_offset: float, minutes: float, kind: Any, fields: set[str]
 ) -> None:
     error = await rpc_error(
-        log(activity_stub, user(), NOW + dt.timedelta(hours=start_offset), minutes, kind)
+        log_workout(activity_stub, user(), NOW + dt.timedelta(hours=start_offset), minutes, kind)
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert {v.field for v in field_violations(error)} == fields
@@ -154,7 +128,7 @@ async def test_log_workout_refuses_bad_input(
 
 async def test_log_workout_checks_measurements_and_athlete(activity_stub: Stub) -> None:
     error = await rpc_error(
-        log(
+        log_workout(
             activity_stub,
             user(),
             NOW - dt.timedelta(hours=1),
@@ -177,7 +151,7 @@ async def test_statistics_match_one_hundred_random_workouts(activity_stub: Stub)
     for i in range(100):
         start = NOW - dt.timedelta(days=rng.uniform(0.1, 20), minutes=i)
         kind = rng.choice(TYPES)
-        logged.append(await log(activity_stub, user_id, start, rng.uniform(5, 120), kind))
+        logged.append(await log_workout(activity_stub, user_id, start, rng.uniform(5, 120), kind))
     stats = (await activity_stub.GetStatistics(pb.GetStatisticsRequest(user_id=user_id))).statistics
     assert stats.total_workouts == 100
     assert stats.total_duration_seconds == pytest.approx(sum(w.duration_seconds for w in logged))
@@ -207,13 +181,17 @@ async def test_pagination_sees_every_workout_once_while_others_are_added(
     user_id = user()
     base = NOW - dt.timedelta(days=3)
     original = {
-        (await log(activity_stub, user_id, base + dt.timedelta(minutes=7 * i), 5)).workout_id
+        (
+            await log_workout(activity_stub, user_id, base + dt.timedelta(minutes=7 * i), 5)
+        ).workout_id
         for i in range(45)
     }
     # Some share a start time, so the page token must break ties by id.
     for _ in range(5):
         original.add(
-            (await log(activity_stub, user_id, base + dt.timedelta(minutes=70), 5)).workout_id
+            (
+                await log_workout(activity_stub, user_id, base + dt.timedelta(minutes=70), 5)
+            ).workout_id
         )
     seen: list[str] = []
     token, added = "", 0
@@ -225,8 +203,8 @@ async def test_pagination_sees_every_workout_once_while_others_are_added(
         starts = [w.start_time.ToDatetime() for w in page.workouts]
         assert starts == sorted(starts, reverse=True)
         # Insert while paging: newer ones (ahead of the cursor) and older ones (behind it).
-        await log(activity_stub, user_id, NOW - dt.timedelta(hours=1, minutes=added), 5)
-        await log(activity_stub, user_id, base - dt.timedelta(days=1, minutes=added), 5)
+        await log_workout(activity_stub, user_id, NOW - dt.timedelta(hours=1, minutes=added), 5)
+        await log_workout(activity_stub, user_id, base - dt.timedelta(days=1, minutes=added), 5)
         added += 1
         token = page.next_page_token
         if not token:
@@ -239,9 +217,13 @@ async def test_pagination_sees_every_workout_once_while_others_are_added(
 async def test_list_filters_by_time_and_type(activity_stub: Stub) -> None:
     user_id = user()
     day = NOW - dt.timedelta(days=2)
-    await log(activity_stub, user_id, day, 30, spb.WORKOUT_TYPE_YOGA)
-    await log(activity_stub, user_id, day + dt.timedelta(hours=2), 30, spb.WORKOUT_TYPE_RUNNING)
-    await log(activity_stub, user_id, day + dt.timedelta(hours=4), 30, spb.WORKOUT_TYPE_RUNNING)
+    await log_workout(activity_stub, user_id, day, 30, spb.WORKOUT_TYPE_YOGA)
+    await log_workout(
+        activity_stub, user_id, day + dt.timedelta(hours=2), 30, spb.WORKOUT_TYPE_RUNNING
+    )
+    await log_workout(
+        activity_stub, user_id, day + dt.timedelta(hours=4), 30, spb.WORKOUT_TYPE_RUNNING
+    )
     reply = await activity_stub.ListWorkouts(
         pb.ListWorkoutsRequest(
             user_id=user_id,
@@ -260,7 +242,7 @@ async def test_list_filters_by_time_and_type(activity_stub: Stub) -> None:
 
 
 async def test_another_users_workout_is_not_found(activity_stub: Stub) -> None:
-    workout = await log(activity_stub, user(), NOW - dt.timedelta(hours=3), 15)
+    workout = await log_workout(activity_stub, user(), NOW - dt.timedelta(hours=3), 15)
     error = await rpc_error(
         activity_stub.GetWorkout(
             pb.GetWorkoutRequest(user_id=user(), workout_id=workout.workout_id)

@@ -5,11 +5,10 @@ keys and headers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 from limits import parse
@@ -17,18 +16,12 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from devstack import services
-from devstack.servers import Server, running, start_redis
+from devstack.servers import Server
 from tests.helpers import sign_up
 
 # What the gateway's background loops send on their own connections (cache invalidation
 # from the workout stream, the WebSocket hub): not part of any request.
 BACKGROUND = {"xreadgroup", "xautoclaim", "xack", "xgroup", "ping", "subscribe", "psubscribe"}
-
-
-@pytest.fixture
-def own_redis() -> Iterator[Server]:
-    with running(start_redis) as server:
-        yield server
 
 
 @pytest_asyncio.fixture

@@ -7,14 +7,13 @@ import asyncio
 import datetime as dt
 import statistics
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 import pytest_asyncio
 
 from devstack import services
-from devstack.servers import Server, free_port, running, start_redis
+from devstack.servers import Server, free_port
 from tests.helpers import PASSWORD, sign_up, wait_for
 
 
@@ -139,12 +138,6 @@ async def test_breaker_opens_on_the_third_failure_and_closes_by_itself(
 
 async def _enough(after_kill: list[int]) -> bool:
     return len(after_kill) >= 16
-
-
-@pytest.fixture
-def own_redis() -> Iterator[Server]:
-    with running(start_redis) as server:
-        yield server
 
 
 async def test_redis_killed_the_api_still_answers(

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import jwt
@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from devstack import services
-from devstack.servers import Server, running, start_redis
+from devstack.servers import Server
 from servicekit import keys
 from tests.helpers import Account, sign_up
 from tests.wsclient import Member
@@ -122,12 +122,6 @@ async def test_a_socket_closes_when_its_token_expires(
     )
     member = await Member.connect(ws_gateway.url, token, user_id)
     assert await asyncio.wait_for(member.closed, 6) == 4401
-
-
-@pytest.fixture
-def own_redis() -> Iterator[Server]:
-    with running(start_redis) as server:
-        yield server
 
 
 async def test_without_redis_live_sessions_answer_503_and_sockets_1013(
