@@ -9,6 +9,7 @@ import grpc
 import httpx
 import pytest
 import pytest_asyncio
+import redis.asyncio as aioredis
 
 from devstack import services
 from devstack.servers import Server, running, start_mongo, start_postgres, start_redis
@@ -34,6 +35,14 @@ def own_redis() -> Iterator[Server]:
     """A Redis of the test's own, to kill or to watch without disturbing the others."""
     with running(start_redis) as server:
         yield server
+
+
+@pytest_asyncio.fixture
+async def redis(redis_server: Server) -> AsyncIterator[aioredis.Redis]:
+    """A client of the shared Redis, for tests that read streams or keys themselves."""
+    client = aioredis.from_url(redis_server.url, decode_responses=True)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 
-from devstack.servers import Server
 from fitmesh.activity.v1 import activity_pb2 as pb
 from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
@@ -23,13 +20,6 @@ from servicekit.events import WORKOUTS_STREAM
 Stub = activity_pb2_grpc.ActivityServiceStub
 ROUNDS = 20
 CALLERS = 20
-
-
-@pytest_asyncio.fixture
-async def redis(redis_server: Server) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_server.url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 async def test_concurrent_ends_have_one_winner_and_count_once(

@@ -12,11 +12,10 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import grpc
-import pytest_asyncio
 import redis.asyncio as aioredis
 from pymongo import monitoring
 
@@ -74,13 +73,6 @@ class Commands(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
-
-
-@pytest_asyncio.fixture
-async def redis(redis_server: Server) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_server.url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 async def test_an_end_is_one_read_and_four_writes(

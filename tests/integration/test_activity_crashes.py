@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-import pytest_asyncio
 import redis.asyncio as aioredis
 
 from activity_service import history, recovery
@@ -89,13 +87,6 @@ async def logged_until(store: Store, step: int) -> Doc:
     if step >= 5:
         await store.drop_marker(recovery.marker_id(doc["_id"], 0))
     return doc
-
-
-@pytest_asyncio.fixture
-async def redis(redis_server: Server) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_server.url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 async def test_recovery_finishes_what_a_crash_left_and_counts_once(

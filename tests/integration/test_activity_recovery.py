@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 from grpc_health.v1 import health_pb2
 
@@ -24,13 +23,6 @@ from tests.helpers import wait_for
 
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVING = health_pb2.HealthCheckResponse.SERVING
-
-
-@pytest_asyncio.fixture
-async def redis(redis_server: Server) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_server.url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -28,13 +28,6 @@ TOMORROW = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
 GROUP = "user_service"
 
 
-@pytest_asyncio.fixture
-async def redis(redis_server: Server) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_server.url, decode_responses=True)
-    yield client
-    await client.aclose()
-
-
 async def goal(stub: Stub, user_id: str, kind: Any, target: float) -> pb.Goal:
     request = pb.CreateGoalRequest(
         user_id=user_id, goal_type=kind, target_value=target, target_date=TOMORROW
