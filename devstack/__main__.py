@@ -49,6 +49,16 @@ def suite_database_url(url: str) -> str:
     return url.rsplit("/", 1)[0] + "/fitmesh"
 
 
+def ports(offset: int) -> list[int]:
+    """Every port the suite listens on when moved by `offset`."""
+    return [
+        int(port)
+        for _, _, env in processes(offset)
+        for name, port in env.items()
+        if name.endswith("_PORT")
+    ]
+
+
 def processes(offset: int) -> list[tuple[str, str, dict[str, str]]]:
     found = []
     for name, module, grpc_port, metrics_port in SERVICES:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+import socket
 import uuid
 from collections.abc import Awaitable
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import grpc
 import pytest
 
+from devstack.__main__ import ports
 from fitmesh.activity.v1 import activity_pb2 as apb
 from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
@@ -132,3 +135,18 @@ async def rpc_error(call: Awaitable[object]) -> grpc.aio.AioRpcError:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call
     return caught.value
+
+
+def free_offset() -> int:
+    """A `make run --offset` whose every port is free now (the throwaway servers of other
+    tests listen on random ports, so a random offset alone may land on one of them)."""
+    for _ in range(100):
+        offset = random.randrange(2000, 12000)
+        try:
+            for port in ports(offset):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return offset
+    raise RuntimeError("no offset with every port of the suite free")

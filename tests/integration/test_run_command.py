@@ -13,8 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from devstack.servers import free_port
-from tests.helpers import wait_for
+from tests.helpers import free_offset, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -42,7 +41,7 @@ def processes_marked(mark: str) -> list[int]:
 
 
 async def test_make_run_brings_the_suite_up_for_the_tour_and_stops_clean(tmp_path: Path) -> None:
-    offset = 2000 + free_port() % 10000  # beside anything on the default ports
+    offset = free_offset()  # beside anything on the default ports
     mark = uuid.uuid4().hex  # every process the suite starts inherits it
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "MONGODB_URL")

@@ -20,9 +20,8 @@ import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2
 
-from devstack.servers import free_port
 from devstack.services import health_status
-from tests.helpers import sign_up, wait_for
+from tests.helpers import free_offset, sign_up, wait_for
 from tests.integration.test_run_command import processes_marked
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -64,7 +63,7 @@ async def all_ready(client: httpx.AsyncClient, gateways: list[str]) -> bool:
 @pytest_asyncio.fixture(scope="module")
 async def suite(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Suite]:
     tmp = tmp_path_factory.mktemp("supervised")
-    offset = 2000 + free_port() % 10000
+    offset = free_offset()
     mark = uuid.uuid4().hex
     env = {
         k: v
