@@ -39,6 +39,10 @@ async def stack(
         "ACTIVITY_SERVICE_ADDRS": ",".join(a.address for a in activity),
         "SCORING_SERVICE_ADDRS": scoring_addrs,
         "BREAKER_COOLDOWN_SECONDS": "1",
+        # A call that was in flight on the killed replica is retried on the other within
+        # the same deadline; on a busy machine the two attempts can outlast the default 3 s,
+        # which would be a slow machine, not a lost request.
+        "BACKEND_DEADLINE_SECONDS": "10",
     }
     gateway = await services.start_http("gateway", env)
     parts: dict[str, object] = {
