@@ -1,15 +1,20 @@
-"""Publishes `workout.completed` on the Redis Stream. The event id is the workout id, so a
-workout announced twice (after a crash) is recognised by consumers as one event."""
+"""Publishes `workout.completed` and `metric.day_total` on their Redis Streams. A
+workout's event id is the workout id, so a workout announced twice (after a crash) is
+recognised by consumers as one event; a day total's id follows from the total, and a
+repeat of it changes nothing anyway (it is a state, not a delta)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from servicekit.events import WORKOUTS_STREAM, WorkoutCompleted
+from servicekit.errors import Unavailable
+from servicekit.events import HEALTH_STREAM, WORKOUTS_STREAM, MetricDayTotal, WorkoutCompleted
 
 log = structlog.get_logger("events")
 
@@ -45,3 +50,22 @@ class EventPublisher:
             log.warning("event_publish_failed", workout_id=doc["_id"], error=str(exc))
             return False
         return True
+
+    async def publish_day_totals(
+        self, user_id: str, totals: Mapping[tuple[str, str], float]
+    ) -> None:
+        """Every total on the stream, in one round trip, or Unavailable: the samples are
+        stored already, and the client's retry (deduplicated by client_id) publishes
+        them again."""
+        if not totals:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for (kind, day), total in totals.items():
+            event = MetricDayTotal.of(user_id, kind, dt.date.fromisoformat(day), total)
+            fields: dict[Any, Any] = event.to_fields()
+            pipe.xadd(HEALTH_STREAM, fields, maxlen=self.max_length, approximate=True)
+        try:
+            await pipe.execute()
+        except RedisError as exc:
+            log.warning("day_totals_publish_failed", user_id=user_id, error=str(exc))
+            raise Unavailable("the event stream is unavailable; retry") from exc

@@ -1,5 +1,5 @@
-"""Calls to the scoring service, which holds every scoring rule: a workout's score and a
-week's."""
+"""Calls to the scoring service, which holds every scoring rule: a workout's score, a
+week's, and the ranking of health insights."""
 
 from __future__ import annotations
 
@@ -86,3 +86,19 @@ class Scorer:
                 raise channels.unavailable_from(exc, SCORING) from exc
             raise
         return reply
+
+    async def insights(
+        self, person: spb.Person, figures: spb.HealthFigures, limit: int
+    ) -> list[spb.Insight]:
+        """The rules' insights on a person's figures, most important first; UNAVAILABLE
+        naming scoring when it cannot answer."""
+        request = spb.RankInsightsRequest(person=person, figures=figures, limit=limit)
+        try:
+            reply = await self.stub.RankInsights(request, timeout=self.deadline)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in SCORING_DOWN:
+                raise channels.unavailable_from(exc, SCORING) from exc
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise InvalidArgument(field_violations(exc), exc.details() or "") from exc
+            raise
+        return list(reply.insights)

@@ -8,16 +8,24 @@ from typing import Any
 import grpc
 import redis.asyncio as aioredis
 
-from activity_service import history, rules, weeks
+from activity_service import history, rules, series, weeks
 from activity_service.events import EventPublisher
+from activity_service.health_server import HealthServicer
 from activity_service.recovery import Recovery
 from activity_service.scoring import Scorer
 from activity_service.settings import ActivitySettings
 from activity_service.store import Store
-from activity_service.views import group_session_proto, statistics_proto, workout_proto
+from activity_service.views import (
+    group_session_proto,
+    series_proto,
+    statistics_proto,
+    workout_proto,
+)
 from activity_service.workouts import Workouts, now
 from fitmesh.activity.v1 import activity_pb2 as pb
 from fitmesh.activity.v1 import activity_pb2_grpc
+from fitmesh.health.v1 import health_pb2 as hpb
+from fitmesh.health.v1 import health_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from servicekit import channels, pagination
@@ -168,6 +176,27 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         score = await self.scoring.week(scored)
         return pb.GetActivityScoreResponse(week=week, score=score, workouts=len(scored))
 
+    async def ActivitySeries(
+        self, request: pb.ActivitySeriesRequest, context: Context
+    ) -> pb.ActivitySeriesResponse:
+        """Documents touched: the totals (1) and the buckets of the non-empty ISO weeks the
+        periods overlap, at most 1 + series.MAX_WEEKS (63) for any range and history."""
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        period = series.period_named(enum_name(hpb.Period, request.period))
+        if period is None:
+            v.add("period", "unknown or missing period")
+        since, until = to_datetime(request.since), to_datetime(request.until)
+        series.check_range(
+            v,
+            since if request.HasField("since") else None,
+            until if request.HasField("until") else None,
+        )
+        v.raise_if_any()
+        assert period is not None, "checked above"
+        points = await series.read(self.store, request.user_id, period, since, until)
+        return series_proto(points)
+
     async def SaveGroupSession(
         self, request: pb.SaveGroupSessionRequest, context: Context
     ) -> pb.SaveGroupSessionResponse:
@@ -239,6 +268,7 @@ class Resources:
         self._channel: grpc.aio.Channel | None = None
         self._recovery: Background | None = None
         self.workouts: Workouts | None = None
+        self.events = EventPublisher(self.redis, settings.stream_max_length)
 
     async def start(self) -> None:
         await self.store.start()
@@ -248,8 +278,7 @@ class Resources:
             self.settings.scoring_deadline_seconds,
         )
         grace = dt.timedelta(seconds=self.settings.settle_grace_seconds)
-        events = EventPublisher(self.redis, self.settings.stream_max_length)
-        self.workouts = Workouts(self.store, scorer, events, grace)
+        self.workouts = Workouts(self.store, scorer, self.events, grace)
         recovery = Recovery(self.store, self.workouts, grace)
         interval = self.settings.recovery_interval_seconds
         self._recovery = Background(lambda: recovery.recover_forever(interval))
@@ -271,10 +300,15 @@ def build(settings: ActivitySettings) -> Service:
         assert resources.workouts is not None, "resources start before registration"
         servicer = ActivityServicer(resources.store, resources.workouts)
         activity_pb2_grpc.add_ActivityServiceServicer_to_server(servicer, server)
+        health = HealthServicer(resources.store, resources.workouts.scorer, resources.events)
+        health_pb2_grpc.add_HealthServiceServicer_to_server(health, server)
 
     return Service(
         name="activity_service",
-        full_names=[pb.DESCRIPTOR.services_by_name["ActivityService"].full_name],
+        full_names=[
+            pb.DESCRIPTOR.services_by_name["ActivityService"].full_name,
+            hpb.DESCRIPTOR.services_by_name["HealthService"].full_name,
+        ],
         register=register,
         probes=[resources.store.ping],
         lifecycles=[resources],

@@ -15,7 +15,14 @@ unique `_id` is atomic on both servers, and an insert checks it with the index):
 - `active`: the running workout of a user, `_id` = user id: at most one per user.
 - `weeks_<YYYY>` and `totals`: the read model (history.py). `weekly_totals`, where
   weeks were kept before, is no longer read (`python -m activity_service rebuild`).
-- `settling`: workouts with work left after a failure or a crash (recovery.py)."""
+- `settling`: workouts with work left after a failure or a crash (recovery.py).
+- `metrics` and `meals`: health samples and meals, one document each, `_id` derived
+  from the user and the client's id so a re-sync collides instead of doubling
+  (health_rules.py). The exception to reaching documents by `_id`: they are read by
+  ranges of time on their indexes (metrics.py, meals.py), so on MongoDB a read touches
+  the documents it returns, while FerretDB 1.x on SQLite decodes the collection for it.
+  Buckets by `_id` would read less there but lose samples: two devices syncing one day
+  would update one bucket at once."""
 
 from __future__ import annotations
 
@@ -26,12 +33,13 @@ from typing import Any, ParamSpec, TypeVar
 
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from servicekit.errors import Unavailable
 
 Doc = dict[str, Any]
 P = ParamSpec("P")
+DUPLICATE_KEY = 11000
 T = TypeVar("T")
 
 
@@ -70,9 +78,18 @@ class Store:
         self.totals = self.db["totals"]
         self.settling = self.db["settling"]
         self.group_sessions = self.db["group_sessions"]
+        self.metrics = self.db["metrics"]
+        self.meals = self.db["meals"]
 
     async def start(self) -> None:
         await self.ping()
+        # Every read of these is one user's, newest first from a time (metrics.py, meals.py).
+        await self.metrics.create_index([("user_id", 1), ("recorded_at", -1), ("_id", -1)])
+        await self.metrics.create_index(
+            [("user_id", 1), ("metric_type", 1), ("recorded_at", -1), ("_id", -1)]
+        )
+        await self.meals.create_index([("user_id", 1), ("eaten_at", -1), ("_id", -1)])
+        await self.meals.create_index([("user_id", 1), ("day", 1)])
 
     async def stop(self) -> None:
         await self.client.close()
@@ -188,6 +205,43 @@ class Store:
     @_reachable
     async def group_session(self, session_id: str) -> Doc | None:
         return await self.group_sessions.find_one({"_id": session_id})
+
+    # Health samples and meals.
+
+    @_reachable
+    async def insert_new(self, collection: AsyncCollection[Doc], docs: Sequence[Doc]) -> set[int]:
+        """Insert `docs` in one command; the positions of those whose `_id` was stored
+        already (and were not written)."""
+        try:
+            await collection.insert_many(list(docs), ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return {int(e["index"]) for e in errors}
+        return set()
+
+    @_reachable
+    async def by_ids(self, collection: AsyncCollection[Doc], ids: Sequence[str]) -> dict[str, Doc]:
+        found = collection.find({"_id": {"$in": list(ids)}})
+        return {doc["_id"]: doc async for doc in found}
+
+    async def find(
+        self,
+        collection: AsyncCollection[Doc],
+        query: Mapping[str, Any],
+        projection: Sequence[str] | None = None,
+        sort: Sequence[tuple[str, int]] | None = None,
+        limit: int = 0,
+    ) -> AsyncIterator[Doc]:
+        """The matching documents one by one, so a caller adding them up holds none."""
+        fields = dict.fromkeys(projection, 1) if projection is not None else None
+        cursor = collection.find(dict(query), fields, sort=sort, limit=limit)
+        try:
+            async for doc in cursor:
+                yield doc
+        except ConnectionFailure as exc:
+            raise Unavailable("MongoDB is unavailable") from exc
 
 
 async def _insert(collection: AsyncCollection[Doc], doc: Doc) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from activity_service.series import Point
 from fitmesh.activity.v1 import activity_pb2 as pb
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from servicekit.protoenum import enum_number
@@ -100,4 +102,21 @@ def group_session_proto(doc: Doc) -> pb.GroupSession:
         started_at=timestamp(doc["started_at"]),
         ended_at=timestamp(doc["ended_at"]),
         dropped_items=doc.get("dropped_items", 0),
+    )
+
+
+def series_proto(points: Sequence[Point]) -> pb.ActivitySeriesResponse:
+    return pb.ActivitySeriesResponse(
+        points=[
+            pb.ActivityPoint(
+                start=timestamp(p.start),
+                workouts=p.workouts,
+                active_minutes=round(p.active_minutes, 2),
+                intensity_minutes=round(p.intensity_minutes, 2),
+                score=round(p.score, 2),
+                distance_m=round(p.distance_m, 2),
+                calories_burned=round(p.calories_burned, 2),
+            )
+            for p in points
+        ]
     )

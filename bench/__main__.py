@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from bench import bare, cpu, fanout, growth, ladder, profile, report, rest, seed, tools
+from bench import bare, cpu, fanout, growth, health, ladder, profile, report, rest, seed, tools
 from bench.suite import Suite, database, running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,7 @@ SECTIONS = (
     "cached",
     "cpu",
     "websocket",
+    "health",
     "growth",
 )
 WARM_UP_RATE = 50
@@ -115,6 +116,9 @@ class Bench:
         if name == "websocket":
             urls = [g.url for g in s.gateways]
             return await fanout.fanout(urls, self.members, a.sessions, a.messages, a.ws_seconds)
+        if name == "health":
+            rate, size = a.health_rate, a.health_batch
+            return await health.health(s, rate, size, a.health_seconds, a.health_reads)
         if name == "growth":
             return await growth.growth(s, self.grower, min(self.seconds, 5))
         raise ValueError(name)
@@ -232,6 +236,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--messages", type=float, default=100, help="chat messages a second")
     parser.add_argument("--ws-seconds", type=float, default=30)
+    parser.add_argument(
+        "--health-rate", type=float, default=health.RATE, help="metric batches a second"
+    )
+    parser.add_argument("--health-batch", type=int, default=health.BATCH, help="samples a batch")
+    parser.add_argument("--health-seconds", type=float, default=health.SECONDS)
+    parser.add_argument(
+        "--health-reads", type=int, default=health.READS, help="summary reads, each state"
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is")
     return parser.parse_args(argv)

@@ -35,6 +35,9 @@ HEADLINES = (
     "gateway_overhead.p50_added_ms",
     "cache.speedup",
     "websocket.fanout_p99_ms",
+    "health.write_p95_ms",
+    "health.summary_uncached_p95_ms",
+    "health.summary_cached_p95_ms",
 )
 # Where a headline is found when its own key is not there.
 FALLBACKS = {"growth.list_ratio": "growth.list_growth"}
@@ -325,8 +328,66 @@ def loads_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _cells(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _ms(figures: dict[str, Any], prefix: str) -> list[str]:
+    return [f"{figures[f'{prefix}_p{p}_ms']:.2f}" for p in (50, 95, 99)]
+
+
+def health_table(results: dict[str, Any]) -> str:
+    """Metric batch writes at a fixed rate, and the summary read uncached and cached: two
+    separate figures, not a ratio."""
+    h = results["health"]
+    write = (
+        f"Metric batch writes: {h['write_batch']} heart-rate samples each (unique client ids,"
+        f" spread over the last day), {h['write_accounts']} accounts, both gateways"
+    )
+    load = (
+        f"{h['write_rate']:g}/s open loop for {h['write_seconds']:g} s, latency from each due time"
+    )
+    held = f"{h['summary_samples']:,} heart-rate samples in the window"
+    what = {
+        "uncached": "**uncached**: the user's health cache deleted before each read",
+        "cached": "**cached**: the same read repeated",
+    }
+    rows = [
+        _cells(
+            f"Summary read (7 days), {label}; {held}",
+            f"one at a time, {h[f'summary_{state}_reads']} reads",
+            str(h[f"summary_{state}_reads"]),
+            "",
+            "",
+            *_ms(h, f"summary_{state}"),
+            str(h[f"summary_{state}_errors"]),
+        )
+        for state, label in what.items()
+    ]
+    return "\n".join(
+        [
+            "| Measure | Load | Requests | Achieved req/s | Samples/s"
+            " | p50 ms | p95 ms | p99 ms | Errors |",
+            "|---|---|---|---|---|---|---|---|---|",
+            _cells(
+                write,
+                load,
+                str(h["write_requests"]),
+                f"{h['write_rps']:g}",
+                f"{h['samples_per_second']:g}",
+                *_ms(h, "write"),
+                str(h["write_errors"]),
+            ),
+            *rows,
+        ]
+    )
+
+
 def markdown(results: dict[str, Any]) -> str:
-    return f"{table(results)}\n\n### Every load\n\n{loads_table(results)}\n"
+    text = f"{table(results)}\n\n### Every load\n\n{loads_table(results)}\n"
+    if "health" in results:
+        text += f"\n### Health metrics\n\n{health_table(results)}\n"
+    return text
 
 
 LADDERS = (("rest_mixed", "mixed"), ("cached_reads", "cached reads"), ("bare", "bare app"))

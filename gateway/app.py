@@ -20,7 +20,7 @@ from gateway.hub import Hub
 from gateway.invalidation import CacheInvalidator
 from gateway.live import Live
 from gateway.middleware import RequestMiddleware
-from gateway.routes import groups, pages, system, users, workouts, ws
+from gateway.routes import groups, health, pages, system, users, workouts, ws
 from gateway.settings import GatewaySettings
 from gateway.state import Services
 from gateway.tickets import Tickets
@@ -33,6 +33,8 @@ Errors are `application/problem+json` (RFC 9457) and carry the request id.
 Creating writes accept an `Idempotency-Key` header.
 """
 MAX_BODY = 64 * 1024
+# A batch of 1,000 health samples.
+MAX_BATCH_BODY = 512 * 1024
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -107,8 +109,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.include_router(
             api, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=MAX_BODY
         )
+    app.include_router(
+        health.router, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=MAX_BATCH_BODY
+    )
     app.include_router(ws.router)
     app.include_router(pages.router)
     app.include_router(system.router, max_body_size=MAX_BODY)
-    app.add_middleware(RequestMiddleware, max_body=MAX_BODY)
+    app.add_middleware(
+        RequestMiddleware, max_body=MAX_BODY, larger={"/api/v1/health-metrics": MAX_BATCH_BODY}
+    )
     return app

@@ -70,6 +70,9 @@ OPAQUE = {
     grpc.StatusCode.UNIMPLEMENTED,
 }
 # Backends name fields by their proto names; clients know the REST names.
+# Parts of a validation error's location that name no field: the body itself, and the tag
+# of the shape a body that takes several came in (one record or a batch of them).
+NOT_FIELDS = frozenset({"body", "one", "batch"})
 REST_FIELDS = {"duration_seconds": "duration", "workout_id": "session_id"}
 BEARER_CHALLENGE = 'Bearer realm="fitmesh"'
 
@@ -180,7 +183,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p not in NOT_FIELDS),
+                "message": e["msg"],
+            }
             for e in exc.errors()
         ]
         return problem(400, "the request is not valid", errors)

@@ -1,4 +1,4 @@
-"""Forgets cached statistics and goals when a workout completes anywhere (workouts scored
+"""Forgets cached statistics, goals and insights when a workout completes anywhere (workouts scored
 late, workouts ended by another replica). Every gateway replica is a consumer of one
 group, so each event is handled once for the shared cache."""
 
@@ -14,7 +14,7 @@ import structlog
 from redis.exceptions import RedisError, ResponseError
 
 from servicekit.background import Background
-from servicekit.cachekeys import goals_key, statistics_key
+from servicekit.cachekeys import goals_key, insights_key, statistics_key
 from servicekit.events import WORKOUTS_STREAM
 
 log = structlog.get_logger("invalidation")
@@ -66,7 +66,7 @@ class CacheInvalidator:
         if not entries:
             return
         users = {fields.get("user_id") for _, fields in entries if fields}
-        keys = [k for u in users if u for k in (statistics_key(u), goals_key(u))]
+        keys = [k for u in users if u for k in (statistics_key(u), goals_key(u), insights_key(u))]
         if keys:
             await self.redis.delete(*keys)
         await self.redis.xack(WORKOUTS_STREAM, GROUP, *[entry_id for entry_id, _ in entries])

@@ -8,6 +8,7 @@ import functools
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -38,9 +39,19 @@ def _metrics(method: str, route: str, status: int) -> tuple[Any, Any]:
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int, larger: Mapping[str, int] | None = None
+    ) -> None:
+        """`larger`: path prefixes whose routes take bodies past `max_body`, and their limit."""
         self.app = app
         self.max_body = max_body
+        self.larger = dict(larger or {})
+
+    def limit(self, path: str) -> int:
+        for prefix, limit in self.larger.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,11 +81,11 @@ class RequestMiddleware:
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
-                if length.isdigit() and int(length) > self.max_body:
+                if length.isdigit() and int(length) > (limit := self.limit(scope["path"])):
                     # FastAPI's limit (max_body_size) refuses a streamed body past it; a
                     # declared length past it would get its plain-text 413 before any handler
                     # ran, so it is refused here, as a problem.
-                    raise HTTPException(413, f"request bodies are limited to {self.max_body} bytes")
+                    raise HTTPException(413, f"request bodies are limited to {limit} bytes")
                 await self.app(scope, receive, send_with_headers)
             except HTTPException as exc:
                 # The framework's own refusals raised outside the routes' handlers (a body

@@ -38,6 +38,9 @@ class GatewaySettings(BaseSettings):
     cache_profile_seconds: int = 24 * 3600
     cache_statistics_seconds: int = 5 * 60
     cache_goals_seconds: int = 3600
+    # Written data forgets these, so a reader sees its writes; the lifetime bounds the rest.
+    cache_health_seconds: int = 3600
+    cache_insights_seconds: int = 3600
     # Rate limits in the `limits` notation; auth routes have their own, harder one.
     rate_limit_ip: str = "600/minute"
     rate_limit_user: str = "300/minute"

@@ -40,6 +40,15 @@ class GoalType(enum.StrEnum):
     INTENSITY_MINUTES = "intensity_minutes"
     CALORIES = "calories"
     DISTANCE_KM = "distance_km"
+    # Moved by health metrics' day totals (user_service), never by a workout.
+    DAILY_STEPS = "daily_steps"
+    DAILY_SLEEP_MINUTES = "daily_sleep_minutes"
+    DAILY_WATER_ML = "daily_water_ml"
+
+
+DAILY_GOAL_TYPES = frozenset(
+    {GoalType.DAILY_STEPS, GoalType.DAILY_SLEEP_MINUTES, GoalType.DAILY_WATER_ML}
+)
 
 
 class GoalStatus(enum.StrEnum):
@@ -257,6 +266,8 @@ class GoalProgress:
 
 def contribution_to(goal_type: GoalType, c: Contribution) -> float:
     match goal_type:
+        case GoalType.DAILY_STEPS | GoalType.DAILY_SLEEP_MINUTES | GoalType.DAILY_WATER_ML:
+            return 0.0
         case GoalType.WORKOUTS_COUNT:
             return 1.0
         case GoalType.ACTIVE_MINUTES:
@@ -276,7 +287,8 @@ def validate_contribution(v: Violations, c: Contribution) -> None:
 
 def evaluate_goal(goal: Goal, c: Contribution) -> GoalProgress:
     progress, status, newly = goal.current_progress, goal.status, False
-    if status is GoalStatus.ACTIVE:
+    # A workout neither moves nor expires a daily goal: its days are health metrics'.
+    if status is GoalStatus.ACTIVE and goal.goal_type not in DAILY_GOAL_TYPES:
         if c.ended_at.astimezone(dt.UTC).date() > goal.target_date:
             status = GoalStatus.EXPIRED
         else:

@@ -9,7 +9,7 @@ import grpc
 
 from fitmesh.scoring.v1 import scoring_pb2 as pb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
-from scoring_service import rules
+from scoring_service import insights, rules
 from servicekit.errors import Violations
 from servicekit.protoenum import enum_name, enum_number
 from servicekit.protofields import optional, to_datetime
@@ -124,6 +124,62 @@ def _goals(request: pb.EvaluateGoalsRequest) -> tuple[list[rules.Goal], rules.Co
     return goals, contribution
 
 
+def _person(v: Violations, message: pb.Person) -> insights.Person:
+    sex = enum_name(pb.Sex, message.sex)
+    if sex is None and message.sex != pb.SEX_UNSPECIFIED:
+        v.add("person.sex", f"unknown sex {message.sex}")
+    return insights.Person(
+        age_years=optional(message, "age_years"),
+        sex=insights.Sex(sex) if sex else None,
+        weight_kg=optional(message, "weight_kg"),
+        target_weight_kg=optional(message, "target_weight_kg"),
+    )
+
+
+def _figures(message: pb.HealthFigures) -> insights.HealthFigures:
+    return insights.HealthFigures(
+        mean_daily_steps=optional(message, "mean_daily_steps"),
+        step_days=message.step_days,
+        mean_sleep_minutes=optional(message, "mean_sleep_minutes"),
+        sleep_nights=message.sleep_nights,
+        mean_resting_heart_rate=optional(message, "mean_resting_heart_rate"),
+        resting_heart_rate_days=message.resting_heart_rate_days,
+        first_weight_kg=optional(message, "first_weight_kg"),
+        latest_weight_kg=optional(message, "latest_weight_kg"),
+        weight_span_days=message.weight_span_days,
+        mean_daily_water_ml=optional(message, "mean_daily_water_ml"),
+        water_days=message.water_days,
+        mean_daily_protein_g=optional(message, "mean_daily_protein_g"),
+        mean_daily_carbohydrate_g=optional(message, "mean_daily_carbohydrate_g"),
+        mean_daily_fat_g=optional(message, "mean_daily_fat_g"),
+        meal_days=message.meal_days,
+        week_intensity_minutes=message.week_intensity_minutes,
+        week_day=message.week_day,
+    )
+
+
+def _insight_request(
+    request: pb.RankInsightsRequest,
+) -> tuple[insights.Person, insights.HealthFigures, int]:
+    v = Violations()
+    person, figures = _person(v, request.person), _figures(request.figures)
+    insights.validate(v, person, figures)
+    v.check_range("limit", request.limit, 0, insights.MAX_LIMIT)
+    v.raise_if_any()
+    return person, figures, request.limit or insights.DEFAULT_LIMIT
+
+
+def insight_to_proto(insight: insights.Insight) -> pb.Insight:
+    return pb.Insight(
+        kind=enum_number(pb.InsightKind, insight.kind) or 0,  # type: ignore[arg-type]
+        severity=enum_number(pb.Severity, insight.severity) or 0,  # type: ignore[arg-type]
+        message=insight.message,
+        evidence=[pb.Evidence(name=e.name, value=e.value, unit=e.unit) for e in insight.evidence],
+        rank=insight.rank,
+        source=insight.source,
+    )
+
+
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     async def ScoreWorkout(
         self, request: pb.ScoreWorkoutRequest, context: Context
@@ -163,6 +219,13 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 for p in progress
             ]
         )
+
+    async def RankInsights(
+        self, request: pb.RankInsightsRequest, context: Context
+    ) -> pb.RankInsightsResponse:
+        person, figures, limit = _insight_request(request)
+        ranked = insights.rank(person, figures, limit)
+        return pb.RankInsightsResponse(insights=[insight_to_proto(i) for i in ranked])
 
 
 def build() -> Service:

@@ -15,3 +15,14 @@ def statistics_key(user_id: str) -> str:
 def goals_key(user_id: str) -> str:
     """A hash: one field per cached goals answer (a page, or one goal)."""
     return f"fitmesh:cache:goals:{user_id}"
+
+
+def health_key(user_id: str) -> str:
+    """A hash: one field per cached metric summary (a window and type)."""
+    return f"fitmesh:cache:health:{user_id}"
+
+
+def insights_key(user_id: str) -> str:
+    """A hash: one field per cached insights answer. Metrics, meals, workouts and the
+    profile feed the rules, so a write of any of them forgets it."""
+    return f"fitmesh:cache:insights:{user_id}"

@@ -4,7 +4,7 @@ UNAVAILABLE on idempotent methods (gRPC service config, not hand-written loops),
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import grpc
 
@@ -39,23 +39,23 @@ def target(addresses: str) -> str:
     return f"{scheme}:{','.join(parts)}"
 
 
-def service_config(service: str, idempotent: Sequence[str]) -> str:
+# The methods gRPC may retry, per service a channel reaches (one process can serve several).
+Idempotent = Mapping[str, Sequence[str]]
+
+
+def service_config(idempotent: Idempotent) -> str:
     config: dict[str, object] = {"loadBalancingConfig": [{"round_robin": {}}]}
-    if idempotent:
-        config["methodConfig"] = [
-            {
-                "name": [{"service": service, "method": m} for m in idempotent],
-                "retryPolicy": RETRY_POLICY,
-            }
-        ]
+    names = [{"service": s, "method": m} for s, methods in idempotent.items() for m in methods]
+    if names:
+        config["methodConfig"] = [{"name": names, "retryPolicy": RETRY_POLICY}]
     return json.dumps(config)
 
 
-def connect(addresses: str, service: str, idempotent: Sequence[str] = ()) -> grpc.aio.Channel:
+def connect(addresses: str, idempotent: Idempotent) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         target(addresses),
         options=[
-            ("grpc.service_config", service_config(service, idempotent)),
+            ("grpc.service_config", service_config(idempotent)),
             ("grpc.enable_retries", 1),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 10_000),
@@ -73,8 +73,8 @@ def unavailable_from(error: grpc.aio.AioRpcError, what: str) -> Unavailable:
 
 SCORING_SERVICE = "fitmesh.scoring.v1.ScoringService"
 # Every scoring call is a pure function of its request: all of them may be retried.
-SCORING_METHODS = ("ScoreWorkout", "ScoreWeek", "EvaluateGoals")
+SCORING_METHODS = ("ScoreWorkout", "ScoreWeek", "EvaluateGoals", "RankInsights")
 
 
 def scoring_channel(addresses: str) -> grpc.aio.Channel:
-    return connect(addresses, SCORING_SERVICE, SCORING_METHODS)
+    return connect(addresses, {SCORING_SERVICE: SCORING_METHODS})

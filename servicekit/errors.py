@@ -61,7 +61,11 @@ class Unavailable(ServiceError):
 
 
 class Violations:
-    """Collects every problem of a request, so the client learns all of them at once."""
+    """Collects every problem of a request, so the client learns all of them at once, up
+    to MAX_REPORTED: a status's details travel in trailers, which a client refuses past
+    16 KiB (a batch of 1,000 bad samples would otherwise fail as RESOURCE_EXHAUSTED)."""
+
+    MAX_REPORTED = 50
 
     def __init__(self) -> None:
         self._items: list[FieldViolation] = []
@@ -75,4 +79,4 @@ class Violations:
 
     def raise_if_any(self) -> None:
         if self._items:
-            raise InvalidArgument(self._items)
+            raise InvalidArgument(self._items[: self.MAX_REPORTED])

@@ -1,14 +1,28 @@
-"""The `workout.completed` event on the Redis Stream `fitmesh.workouts`: the one definition
-its producer (activity_service) and its consumers share. Stream entries are flat string maps."""
+"""The events between services, the one definition their producer (activity_service) and
+consumers share. Stream entries are flat string maps.
+
+- `workout.completed` on the Redis Stream `fitmesh.workouts`: one completed workout.
+- `metric.day_total` on `fitmesh.health`: one user's total of one metric type on one UTC
+  day, as stored when it was published. A state, not a delta: applying it twice or out of
+  order changes nothing a max does not absorb. Its own stream, so the workout stream's
+  consumers (the gateway's cache invalidator) never see metric traffic, and its length
+  limit cannot trim workouts a slow consumer has not read yet."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import uuid
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 WORKOUTS_STREAM = "fitmesh.workouts"
 WORKOUT_COMPLETED = "workout.completed"
+HEALTH_STREAM = "fitmesh.health"
+METRIC_DAY_TOTAL = "metric.day_total"
+# The metric types whose day totals are published (the daily goal types count them).
+DAY_TOTAL_METRICS = ("steps", "sleep_minutes", "water_ml")
 
 
 def notify_channel(user_id: str) -> str:
@@ -17,6 +31,45 @@ def notify_channel(user_id: str) -> str:
 
 class MalformedEvent(ValueError):
     pass
+
+
+def _value(name: str, kind: str, text: str) -> object:
+    """A field's value from its text, by the dataclass field's type."""
+    if kind == "dt.datetime":
+        try:
+            at = dt.datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise MalformedEvent(f"{name} is not a timestamp") from exc
+        if at.tzinfo is None:
+            raise MalformedEvent(f"{name} has no time zone")
+        return at
+    if kind == "dt.date":
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError as exc:
+            raise MalformedEvent(f"{name} is not a date as YYYY-MM-DD") from exc
+    if kind == "float":
+        try:
+            number = float(text)
+        except ValueError as exc:
+            raise MalformedEvent(f"{name} is not a number") from exc
+        if not math.isfinite(number) or number < 0:
+            raise MalformedEvent(f"{name} must be a finite number >= 0")
+        return number
+    if not text:
+        raise MalformedEvent(f"{name} is empty")
+    return text
+
+
+def _decode(cls: Any, event_type: str, raw: dict[str, str]) -> dict[str, object]:
+    if raw.get("type") != event_type:
+        raise MalformedEvent(f"not a {event_type} event: {raw.get('type')!r}")
+    values: dict[str, object] = {}
+    for f in fields(cls):
+        if f.name not in raw:
+            raise MalformedEvent(f"missing {f.name}")
+        values[f.name] = _value(f.name, str(f.type), raw[f.name])
+    return values
 
 
 @dataclass(frozen=True)
@@ -40,31 +93,34 @@ class WorkoutCompleted:
 
     @classmethod
     def from_fields(cls, raw: dict[str, str]) -> WorkoutCompleted:
-        if raw.get("type") != WORKOUT_COMPLETED:
-            raise MalformedEvent(f"not a {WORKOUT_COMPLETED} event: {raw.get('type')!r}")
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            if f.name not in raw:
-                raise MalformedEvent(f"missing {f.name}")
-            text = raw[f.name]
-            if f.name == "ended_at":
-                try:
-                    ended = dt.datetime.fromisoformat(text)
-                except ValueError as exc:
-                    raise MalformedEvent("ended_at is not a timestamp") from exc
-                if ended.tzinfo is None:
-                    raise MalformedEvent("ended_at has no time zone")
-                values[f.name] = ended
-            elif f.type == "float":
-                try:
-                    number = float(text)
-                except ValueError as exc:
-                    raise MalformedEvent(f"{f.name} is not a number") from exc
-                if not math.isfinite(number) or number < 0:
-                    raise MalformedEvent(f"{f.name} must be a finite number >= 0")
-                values[f.name] = number
-            elif not text:
-                raise MalformedEvent(f"{f.name} is empty")
-            else:
-                values[f.name] = text
+        return cls(**_decode(cls, WORKOUT_COMPLETED, raw))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class MetricDayTotal:
+    event_id: str
+    user_id: str
+    metric_type: str
+    day: dt.date
+    total: float
+
+    @classmethod
+    def of(cls, user_id: str, metric_type: str, day: dt.date, total: float) -> MetricDayTotal:
+        """The event, with an id that is the same whenever the same total is announced
+        (a retried write): consumers can tell a repeat from news by it."""
+        key = json.dumps([user_id, metric_type, day.isoformat(), repr(float(total))])
+        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fitmesh:{METRIC_DAY_TOTAL}:{key}"))
+        return cls(event_id, user_id, metric_type, day, float(total))
+
+    def to_fields(self) -> dict[str, str]:
+        values = asdict(self)
+        values["day"] = self.day.isoformat()
+        values["total"] = repr(self.total)
+        return {"type": METRIC_DAY_TOTAL, **{k: str(v) for k, v in values.items()}}
+
+    @classmethod
+    def from_fields(cls, raw: dict[str, str]) -> MetricDayTotal:
+        values = _decode(cls, METRIC_DAY_TOTAL, raw)
+        if values["metric_type"] not in DAY_TOTAL_METRICS:
+            raise MalformedEvent(f"metric_type must be one of {', '.join(DAY_TOTAL_METRICS)}")
         return cls(**values)  # type: ignore[arg-type]

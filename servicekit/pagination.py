@@ -12,10 +12,13 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
-def page_size(requested: int) -> int:
-    if requested < 0 or requested > MAX_PAGE_SIZE:
-        raise InvalidArgument([FieldViolation("page_size", f"must be 0-{MAX_PAGE_SIZE}")])
-    return requested or DEFAULT_PAGE_SIZE
+def page_size(
+    requested: int, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE
+) -> int:
+    """The page size asked for, or `default` for 0."""
+    if requested < 0 or requested > maximum:
+        raise InvalidArgument([FieldViolation("page_size", f"must be 0-{maximum}")])
+    return requested or default
 
 
 def encode(at: dt.datetime, key: str) -> str:

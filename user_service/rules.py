@@ -13,7 +13,25 @@ from servicekit.errors import Violations
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 MIN_PASSWORD, MAX_PASSWORD = 10, 1024
-GOAL_TYPES = ("workouts_count", "active_minutes", "intensity_minutes", "calories", "distance_km")
+WORKOUT_GOAL_TYPES = (
+    "workouts_count",
+    "active_minutes",
+    "intensity_minutes",
+    "calories",
+    "distance_km",
+)
+# Daily goal types: the metric type whose day totals move each, and its largest target.
+DAILY_GOAL_METRICS = {
+    "daily_steps": "steps",
+    "daily_sleep_minutes": "sleep_minutes",
+    "daily_water_ml": "water_ml",
+}
+DAILY_TARGET_LIMITS = {
+    "daily_steps": 100_000,
+    "daily_sleep_minutes": 1440,
+    "daily_water_ml": 10_000,
+}
+GOAL_TYPES = WORKOUT_GOAL_TYPES + tuple(DAILY_GOAL_METRICS)
 SEXES = ("female", "male", "other")
 MAX_GOAL_TARGET = 1_000_000
 MAX_GOAL_HORIZON = dt.timedelta(days=5 * 366)
@@ -88,9 +106,15 @@ def age_on(birth: dt.date, day: dt.date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-def check_goal_target(v: Violations, target_value: float) -> None:
-    if not (math.isfinite(target_value) and 0 < target_value <= MAX_GOAL_TARGET):
-        v.add("target_value", f"must be more than 0 and at most {MAX_GOAL_TARGET}")
+def check_goal_target(v: Violations, target_value: float, goal_type: str | None) -> None:
+    """A daily type has its own largest target (a day holds no more); others share one."""
+    top = DAILY_TARGET_LIMITS.get(goal_type or "")
+    if top is None:
+        top, what = MAX_GOAL_TARGET, ""
+    else:
+        what = f" for {goal_type}"
+    if not (math.isfinite(target_value) and 0 < target_value <= top):
+        v.add("target_value", f"must be more than 0 and at most {top}{what}")
 
 
 def check_goal_date(v: Violations, target_date: dt.date | None, today: dt.date) -> None:
@@ -100,3 +124,27 @@ def check_goal_date(v: Violations, target_date: dt.date | None, today: dt.date) 
         v.add("target_date", "must be today or later")
     elif target_date > today + MAX_GOAL_HORIZON:
         v.add("target_date", "must be within five years")
+
+
+@dataclass(frozen=True)
+class DailyGoal:
+    target_value: float
+    current_progress: float
+    first_day: dt.date  # the day it was created (UTC)
+    target_date: dt.date
+
+
+@dataclass(frozen=True)
+class DailyProgress:
+    current_progress: float
+    achieved: bool
+
+
+def daily_progress(goal: DailyGoal, day: dt.date, total: float) -> DailyProgress | None:
+    """An active daily goal after learning a day's total; None when the day is outside
+    the goal's days, which leaves it as it is. The best day counts (max, not sum), so a
+    total seen twice or late never doubles or lowers progress."""
+    if not goal.first_day <= day <= goal.target_date:
+        return None
+    progress = max(goal.current_progress, total)
+    return DailyProgress(progress, progress >= goal.target_value)

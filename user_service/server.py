@@ -162,7 +162,7 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
         goal_type = enum_name(spb.GoalType, request.goal_type)
         if goal_type is None:
             v.add("goal_type", f"must be one of {', '.join(rules.GOAL_TYPES)}")
-        rules.check_goal_target(v, request.target_value)
+        rules.check_goal_target(v, request.target_value, goal_type)
         target_date = rules.parse_date(v, "target_date", request.target_date)
         rules.check_goal_date(v, target_date, today())
         v.raise_if_any()
@@ -210,7 +210,7 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             v.add("update_mask", "name target_value and/or target_date")
         changes: dict[str, Any] = {}
         if "target_value" in paths:
-            rules.check_goal_target(v, request.target_value)
+            rules.check_goal_target(v, request.target_value, None)  # its type's: below
             changes["target_value"] = request.target_value
         if "target_date" in paths:
             changes["target_date"] = rules.parse_date(v, "target_date", request.target_date)
@@ -219,6 +219,8 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
         current = await self.store.get_goal(user_id, goal_id)
         if current is None:
             raise NotFound("no such goal")
+        if "target_value" in changes:
+            rules.check_goal_target(v, changes["target_value"], current["goal_type"])
         if changes.get("target_value", float("inf")) <= current["current_progress"]:
             v.add(
                 "target_value",

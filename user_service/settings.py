@@ -25,8 +25,9 @@ class UserSettings(ServiceSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86400)
     # Fernet keys (comma-separated, newest first) that encrypt sensitive profile fields.
     encryption_keys: str = ""
-    # The consumer of `workout.completed`: its group, its name, and when a pending entry
-    # of a crashed consumer is taken over.
+    # The consumer of `workout.completed` and `metric.day_total` (events.py): its group
+    # (one for both streams), its name, and when a pending entry of a crashed consumer is
+    # taken over.
     consumer_group: str = "user_service"
     consumer_name: str = ""
     consumer_claim_idle_ms: int = Field(default=30_000, ge=100)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,9 +241,12 @@ async def _one(conn: Conn, query: Any, params: Mapping[str, Any]) -> Row:
     return row
 
 
+# Locked in goal_id order, whichever types are asked for, so two events of one user
+# cannot deadlock; a goal another transaction just achieved is no longer selected.
 GOAL_FOR_EVALUATION = (
-    "SELECT goal_id, goal_type, target_value, target_date, current_progress, status "
-    "FROM goals WHERE user_id = %s AND status = 'active' ORDER BY goal_id FOR UPDATE"
+    "SELECT goal_id, goal_type, target_value, target_date, current_progress, status, "
+    "created_at FROM goals WHERE user_id = %s AND status = 'active' AND goal_type = ANY(%s) "
+    "ORDER BY goal_id FOR UPDATE"
 )
 
 
@@ -255,8 +258,11 @@ async def record_event(conn: Conn, event_id: str) -> bool:
     return cur.rowcount == 1
 
 
-async def active_goals_for_update(conn: Conn, user_id: uuid.UUID) -> list[Row]:
-    cur = await conn.execute(GOAL_FOR_EVALUATION, (user_id,))
+async def active_goals_for_update(
+    conn: Conn, user_id: uuid.UUID, goal_types: Sequence[str]
+) -> list[Row]:
+    """The user's active goals of these types, locked until the transaction ends."""
+    cur = await conn.execute(GOAL_FOR_EVALUATION, (user_id, list(goal_types)))
     return await cur.fetchall()
 
 

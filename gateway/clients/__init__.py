@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from gateway.clients.activity import Activity
 from gateway.clients.backend import Backend
+from gateway.clients.health import Health
 from gateway.clients.users import Users
 from gateway.settings import GatewaySettings
 from servicekit import channels
@@ -17,12 +18,13 @@ class Clients:
         self.scoring = Backend(
             "scoring_service",
             settings.scoring_service_addrs,
-            channels.SCORING_SERVICE,
-            channels.SCORING_METHODS,
+            {channels.SCORING_SERVICE: channels.SCORING_METHODS},
             settings,
         )
         self.users = Users(settings)
         self.activity = Activity(settings, self.scoring)
+        # Health data is served by the activity service's replicas: one channel, one breaker.
+        self.health = Health(self.activity.backend, self.scoring)
 
     def backends(self) -> list[Backend]:
         return [self.users.backend, self.activity.backend, self.scoring]
@@ -32,4 +34,4 @@ class Clients:
             await backend.close()
 
 
-__all__ = ["Activity", "Backend", "Clients", "Users"]
+__all__ = ["Activity", "Backend", "Clients", "Health", "Users"]

@@ -9,6 +9,7 @@ from fitmesh.activity.v1 import activity_pb2 as apb
 from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from gateway import bodies, responses
+from gateway.clients import health
 from gateway.clients.backend import Backend
 from gateway.settings import GatewaySettings
 from servicekit.protoenum import enum_number
@@ -25,6 +26,7 @@ IDEMPOTENT = (
     # Starts and logs carry a request_id, which makes a repeat harmless.
     "StartWorkout",
     "LogWorkout",
+    "ActivitySeries",
 )
 
 
@@ -48,8 +50,7 @@ class Activity:
         self.backend = Backend(
             "activity_service",
             settings.activity_service_addrs,
-            "fitmesh.activity.v1.ActivityService",
-            IDEMPOTENT,
+            {"fitmesh.activity.v1.ActivityService": IDEMPOTENT, health.SERVICE: health.IDEMPOTENT},
             settings,
         )
         self.stub = activity_pb2_grpc.ActivityServiceStub(self.backend.channel)

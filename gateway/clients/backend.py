@@ -10,7 +10,7 @@ against that dependency's breaker instead (scoring down does not close workout l
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -60,13 +60,14 @@ class Backend:
         self,
         name: str,
         addresses: str,
-        service: str,
-        idempotent: Sequence[str],
+        idempotent: channels.Idempotent,
         settings: GatewaySettings,
     ) -> None:
+        """`idempotent` names the services the backend serves (the first is the one its
+        readiness asks after) and the methods of each that gRPC may retry."""
         self.name = name
-        self.service = service
-        self.channel = channels.connect(addresses, service, idempotent)
+        self.service = next(iter(idempotent))
+        self.channel = channels.connect(addresses, idempotent)
         self.deadline = settings.backend_deadline_seconds
         self._trial_in_flight = False
         self.breaker = make_breaker(

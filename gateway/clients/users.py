@@ -16,6 +16,8 @@ from gateway.settings import GatewaySettings
 from servicekit.protoenum import enum_number
 
 IDEMPOTENT = ("GetUser", "ListGoals", "GetGoal", "ListNotifications", "Authenticate")
+# Where guidance differs by sex; any other answer gets the guidance for everyone.
+SEXES = {upb.SEX_FEMALE: spb.SEX_FEMALE, upb.SEX_MALE: spb.SEX_MALE}
 
 
 def _profile(fields: bodies.ProfileFields) -> upb.Profile:
@@ -37,8 +39,7 @@ class Users:
         self.backend = Backend(
             "user_service",
             settings.user_service_addrs,
-            "fitmesh.user.v1.UserService",
-            IDEMPOTENT,
+            {"fitmesh.user.v1.UserService": IDEMPOTENT},
             settings,
         )
         self.stub = user_pb2_grpc.UserServiceStub(self.backend.channel)
@@ -87,6 +88,17 @@ class Users:
         if p.HasField("max_heart_rate"):
             athlete.max_heart_rate = p.max_heart_rate
         return athlete
+
+    async def person(self, user_id: str) -> spb.Person:
+        """What the health rules personalise by, from the profile."""
+        reply = await self.backend.call(self.stub.GetUser, upb.GetUserRequest(user_id=user_id))
+        p = reply.user.profile
+        person = spb.Person(sex=SEXES.get(p.sex, spb.SEX_UNSPECIFIED))
+        if p.HasField("weight_kg"):
+            person.weight_kg = p.weight_kg
+        if p.HasField("birth_date"):
+            person.age_years = max(0, age(p.birth_date, dt.datetime.now(dt.UTC).date()))
+        return person
 
     async def update_profile(
         self, user_id: str, body: bodies.ProfileFields

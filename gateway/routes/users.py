@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from gateway import bodies, idempotency, responses
 from gateway.deps import Authenticated, AuthRoute, CachedRead, CachedReadOf, Svc, client_ip
-from servicekit.cachekeys import goals_key, profile_key
+from servicekit.cachekeys import goals_key, insights_key, profile_key
 
 router = APIRouter(tags=["users"])
 Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the last page")]
@@ -67,7 +67,8 @@ async def update_user(
 ) -> responses.UserResponse:
     caller.owns(user_id)
     user = await svc.clients.users.update_profile(user_id, body)
-    await svc.cache.forget(profile_key(user_id))
+    # Age, sex and weight personalise the health insights.
+    await svc.cache.forget(profile_key(user_id), insights_key(user_id))
     return user
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from gateway import bodies, idempotency, responses
 from gateway.deps import Authenticated, CachedRead, CachedReadOf, Svc
 from gateway.routes.users import Cursor, IdempotencyKey, Limit
-from servicekit.cachekeys import statistics_key
+from servicekit.cachekeys import insights_key, statistics_key
 
 router = APIRouter(tags=["workouts"])
 StatisticsRead = Annotated[CachedRead, Depends(CachedReadOf("statistics", statistics_key))]
@@ -45,7 +45,7 @@ async def end(
     workout = await svc.clients.activity.end(
         caller.user_id, session_id, body or bodies.WorkoutEnd()
     )
-    await svc.cache.forget(statistics_key(caller.user_id))
+    await svc.cache.forget(statistics_key(caller.user_id), insights_key(caller.user_id))
     return workout
 
 
@@ -58,7 +58,7 @@ async def log_workout(
         workout = await svc.clients.activity.log(
             caller.user_id, body, athlete, key or uuid.uuid4().hex
         )
-        await svc.cache.forget(statistics_key(caller.user_id))
+        await svc.cache.forget(statistics_key(caller.user_id), insights_key(caller.user_id))
         return workout
 
     return await idempotency.once(

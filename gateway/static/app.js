@@ -1,5 +1,6 @@
 "use strict";
 // fitmesh's page: REST for accounts and sessions, one WebSocket for everything live.
+// The Health area is health.js's.
 const api = "/api/v1";
 const state = { token: null, userId: null, ws: null, session: null, members: new Set() };
 const $ = (id) => document.getElementById(id);
@@ -14,7 +15,8 @@ async function call(method, path, body) {
     // Report the failure with the request id the server gave, so both sides can be matched up.
     fetch(api + "/client-logs", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ level: "warning", message: `${method} ${path}: ${detail}`, request_id: data && data.request_id }) });
-    throw new Error(detail || response.statusText);
+    // The problem itself goes with the error: a form shows each of its errors[] by its field.
+    throw Object.assign(new Error(detail || response.statusText), { status: response.status, problem: data });
   }
   return data;
 }
@@ -85,6 +87,7 @@ async function loggedIn(login) {
   $("whoami").textContent = login.user_id.slice(0, 8);
   show("auth", false);
   show("lobby", true);
+  showHealth();  // health.js
   await connect();
 }
 

@@ -19,7 +19,7 @@ from devstack.servers import Server, running, start_postgres
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as pb
 from fitmesh.user.v1 import user_pb2_grpc
-from servicekit.events import WORKOUTS_STREAM, WorkoutCompleted, notify_channel
+from servicekit.events import HEALTH_STREAM, WORKOUTS_STREAM, WorkoutCompleted, notify_channel
 from tests.conftest import fresh_database
 from tests.helpers import consumed, register, unique, wait_for, workout_event
 
@@ -121,7 +121,8 @@ async def own_service(
     group = unique("group")
     yield {**user_service_env, "DATABASE_URL": fresh_database(postgres), "CONSUMER_GROUP": group}
     client = aioredis.from_url(redis_server.url)
-    await client.xgroup_destroy(WORKOUTS_STREAM, group)
+    for stream in (WORKOUTS_STREAM, HEALTH_STREAM):
+        await client.xgroup_destroy(stream, group)
     await client.aclose()
 
 

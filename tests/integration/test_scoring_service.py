@@ -158,6 +158,86 @@ async def test_evaluate_goals_requires_the_contribution(scoring_stub: Stub) -> N
     }
 
 
+async def test_rank_insights_over_grpc(scoring_stub: Stub) -> None:
+    reply = await scoring_stub.RankInsights(
+        pb.RankInsightsRequest(
+            person=pb.Person(age_years=45, sex=pb.SEX_MALE),
+            figures=pb.HealthFigures(
+                mean_daily_steps=4500,
+                step_days=6,
+                mean_sleep_minutes=400,
+                sleep_nights=5,
+                mean_daily_water_ml=1500,
+                water_days=4,
+                week_intensity_minutes=110,
+                week_day=7,
+            ),
+            limit=3,
+        ),
+        timeout=5,
+    )
+    assert [(i.rank, i.kind, i.severity) for i in reply.insights] == [
+        (1, pb.INSIGHT_KIND_LOW_STEPS, pb.SEVERITY_ALERT),
+        (2, pb.INSIGHT_KIND_ACTIVITY_SHORTFALL, pb.SEVERITY_WARNING),  # 40/150 behind
+        (3, pb.INSIGHT_KIND_LOW_WATER, pb.SEVERITY_WARNING),  # 500/2,000 short
+    ]  # the fourth, sleep (20/420 short), is past the limit
+    activity = reply.insights[1]
+    assert activity.message.startswith("You are 40 intensity minutes short of 150 this week")
+    assert activity.source.startswith("WHO 2020")
+    target = next(e for e in activity.evidence if e.name == "weekly_target_intensity_minutes")
+    assert (target.value, target.unit) == (150, "min")
+
+
+async def test_rank_insights_default_limit_and_silence(scoring_stub: Stub) -> None:
+    empty = await scoring_stub.RankInsights(pb.RankInsightsRequest(), timeout=5)
+    assert list(empty.insights) == []
+    # Two days of steps are too few to speak about; the sleep rule has enough nights.
+    reply = await scoring_stub.RankInsights(
+        pb.RankInsightsRequest(
+            figures=pb.HealthFigures(
+                mean_daily_steps=1000, step_days=2, mean_sleep_minutes=300, sleep_nights=3
+            )
+        ),
+        timeout=5,
+    )
+    assert [i.kind for i in reply.insights] == [pb.INSIGHT_KIND_INSUFFICIENT_SLEEP]
+
+
+@pytest.mark.parametrize(
+    ("request_", "fields"),
+    [
+        (pb.RankInsightsRequest(limit=21), {"limit"}),
+        (pb.RankInsightsRequest(limit=-1), {"limit"}),
+        (pb.RankInsightsRequest(person=pb.Person(age_years=131)), {"person.age_years"}),
+        (pb.RankInsightsRequest(person=pb.Person(sex=7)), {"person.sex"}),  # type: ignore[arg-type]
+        (
+            pb.RankInsightsRequest(
+                figures=pb.HealthFigures(mean_daily_steps=float("nan"), step_days=8, week_day=9)
+            ),
+            {"figures.mean_daily_steps", "figures.step_days", "figures.week_day"},
+        ),
+        (
+            pb.RankInsightsRequest(
+                person=pb.Person(target_weight_kg=10),
+                figures=pb.HealthFigures(latest_weight_kg=500, mean_daily_water_ml=-1),
+            ),
+            {
+                "person.target_weight_kg",
+                "figures.latest_weight_kg",
+                "figures.mean_daily_water_ml",
+            },
+        ),
+    ],
+)
+async def test_rank_insights_refuses_bad_figures(
+    scoring_stub: Stub, request_: pb.RankInsightsRequest, fields: set[str]
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await scoring_stub.RankInsights(request_, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert {v.field for v in field_violations(caught.value)} == fields
+
+
 async def test_health_is_serving(scoring_service: services.ServiceProcess) -> None:
     for name in ("", "fitmesh.scoring.v1.ScoringService"):
         status = await services.health_status(scoring_service.address, name)

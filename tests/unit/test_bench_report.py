@@ -92,6 +92,9 @@ def test_every_headline_is_a_top_level_key_even_when_not_measured() -> None:
         "gateway_overhead.p50_added_ms",
         "cache.speedup",
         "websocket.fanout_p99_ms",
+        "health.write_p95_ms",
+        "health.summary_uncached_p95_ms",
+        "health.summary_cached_p95_ms",
     ]
     assert found["cache.speedup"] == 3.2
     assert found["peer.same_work_share"] == 0.8
@@ -326,3 +329,62 @@ def test_headlines_are_written_first_in_the_json(tmp_path: Path) -> None:
     assert document["rest_mixed.p95_ms"] == 5.0
     assert "### Every load" in md_path.read_text()
     assert png_path.exists()
+
+
+HEALTH = {
+    "history_samples": 10080,
+    "summary_samples": 10080,
+    "summary_uncached_reads": 180,
+    "summary_uncached_errors": 2,
+    "summary_cached_reads": 300,
+    "summary_cached_errors": 0,
+    "summary_uncached_p50_ms": 41.5,
+    "summary_uncached_p95_ms": 52.25,
+    "summary_uncached_p99_ms": 60.0,
+    "summary_cached_p50_ms": 1.2,
+    "summary_cached_p95_ms": 1.6,
+    "summary_cached_p99_ms": 2.0,
+    "write_rate": 5.0,
+    "write_batch": 100,
+    "write_seconds": 30.0,
+    "write_accounts": 8,
+    "write_requests": 150,
+    "write_errors": 1,
+    "write_rps": 5.0,
+    "samples_per_second": 496.7,
+    "samples_stored": 14900,
+    "samples_duplicate": 0,
+    "write_p50_ms": 30.0,
+    "write_p95_ms": 45.5,
+    "write_p99_ms": 70.0,
+    "write_statuses": {"201": 149, "503": 1},
+}
+
+
+def test_the_health_section_has_its_own_table_and_flat_headlines(tmp_path: Path) -> None:
+    results = {**_results(), "health": HEALTH}
+    text = report.markdown(results)
+    assert "### Health metrics" in text
+    section = text.split("### Health metrics", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    assert "Samples/s | p50 ms | p95 ms | p99 ms | Errors" in rows[0]
+    writes, uncached, cached = rows[1:]
+    assert "5/s open loop for 30 s" in writes
+    assert "| 150 | 5 | 496.7 | 30.00 | 45.50 | 70.00 | 1 |" in writes
+    assert "**uncached**" in uncached
+    assert "10,080 heart-rate samples" in uncached
+    assert "| one at a time, 180 reads | 180 |  |  | 41.50 | 52.25 | 60.00 | 2 |" in uncached
+    assert "**cached**" in cached
+    assert "| 300 |  |  | 1.20 | 1.60 | 2.00 | 0 |" in cached
+    # Two labelled figures, never a ratio of one to the other.
+    assert not any(name.startswith("health.") for name in report.TARGETS)
+    assert "faster" not in section
+    json_path, _, _ = report.write(results, tmp_path)
+    document = json.loads(json_path.read_text())
+    assert document["health.summary_uncached_p95_ms"] == 52.25
+    assert document["health.summary_cached_p95_ms"] == 1.6
+    assert document["health.write_p95_ms"] == 45.5
+
+
+def test_no_health_section_when_it_was_not_measured() -> None:
+    assert "### Health metrics" not in report.markdown(_results())

@@ -286,6 +286,17 @@ RUN = rules.Contribution(ENDED, 45 * 60, 514.5, 90, 5000)
             False,
         ),
         (goal("workouts_count", 3, 1, "expired"), 1, 33.33, "expired", False),
+        # Daily goals move with health metrics only: a workout neither adds to nor expires
+        # them, even after their target day.
+        (goal("daily_steps", 10_000, 4000), 4000, 40, "active", False),
+        (
+            goal("daily_sleep_minutes", 480, until=TODAY - dt.timedelta(days=1)),
+            0,
+            0,
+            "active",
+            False,
+        ),
+        (goal("daily_water_ml", 2000, 1500), 1500, 75, "active", False),
     ],
 )
 def test_goal_evaluation(

@@ -22,71 +22,78 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from fitmesh.health.v1 import health_pb2 as fitmesh_dot_health_dot_v1_dot_health__pb2
 from fitmesh.scoring.v1 import scoring_pb2 as fitmesh_dot_scoring_dot_v1_dot_scoring__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"fitmesh/activity/v1/activity.proto\x12\x13\x66itmesh.activity.v1\x1a fitmesh/scoring/v1/scoring.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x04\n\x07Workout\x12\x12\n\nworkout_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x35\n\x0cworkout_type\x18\x03 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12\x32\n\x06status\x18\x04 \x01(\x0e\x32\".fitmesh.activity.v1.WorkoutStatus\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x64uration_seconds\x18\x07 \x01(\x01\x12\x1b\n\x0e\x61vg_heart_rate\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\ndistance_m\x18\t \x01(\x01H\x01\x88\x01\x01\x12,\n\x07\x61thlete\x18\n \x01(\x0b\x32\x1b.fitmesh.scoring.v1.Athlete\x12\x36\n\x0cscore_status\x18\x0b \x01(\x0e\x32 .fitmesh.activity.v1.ScoreStatus\x12/\n\x05score\x18\x0c \x01(\x0b\x32 .fitmesh.scoring.v1.WorkoutScoreB\x11\n\x0f_avg_heart_rateB\r\n\x0b_distance_m\"\x9f\x01\n\x13StartWorkoutRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x35\n\x0cworkout_type\x18\x02 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12,\n\x07\x61thlete\x18\x03 \x01(\x0b\x32\x1b.fitmesh.scoring.v1.Athlete\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"E\n\x14StartWorkoutResponse\x12-\n\x07workout\x18\x01 \x01(\x0b\x32\x1c.fitmesh.activity.v1.Workout\"\xbe\x01\n\x11\x45ndWorkoutRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nworkout_id\x18\x02 \x01(\t\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x0e\x61vg_heart_rate\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\ndistance_m\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x11\n\x0f_avg_heart_rateB\r\n\x0b_distance_m\"C\n\x12\x45ndWorkoutResponse\x12-\n\x07workout\x18\x01 \x01(\x0b\x32\x1c.fitmesh.activity.v1.Workout\"\xd3\x02\n\x11LogWorkoutRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x35\n\x0cworkout_type\x18\x02 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x0e\x61vg_heart_rate\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\ndistance_m\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12,\n\x07\x61thlete\x18\x07 \x01(\x0b\x32\x1b.fitmesh.scoring.v1.Athlete\x12\x12\n\nrequest_id\x18\x08 \x01(\tB\x11\n\x0f_avg_heart_rateB\r\n\x0b_distance_m\"C\n\x12LogWorkoutResponse\x12-\n\x07workout\x18\x01 \x01(\x0b\x32\x1c.fitmesh.activity.v1.Workout\"8\n\x11GetWorkoutRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nworkout_id\x18\x02 \x01(\t\"C\n\x12GetWorkoutResponse\x12-\n\x07workout\x18\x01 \x01(\x0b\x32\x1c.fitmesh.activity.v1.Workout\"\xe0\x01\n\x13ListWorkoutsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12-\n\tfrom_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07to_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x0cworkout_type\x18\x06 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\"_\n\x14ListWorkoutsResponse\x12.\n\x08workouts\x18\x01 \x03(\x0b\x32\x1c.fitmesh.activity.v1.Workout\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x14GetStatisticsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x9a\x01\n\nTypeTotals\x12\x35\n\x0cworkout_type\x18\x01 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12\x16\n\x0etotal_workouts\x18\x02 \x01(\x03\x12\x1e\n\x16total_duration_seconds\x18\x03 \x01(\x01\x12\x1d\n\x15total_calories_burned\x18\x04 \x01(\x01\"\x8c\x01\n\nWeekTotals\x12\x0c\n\x04week\x18\x01 \x01(\t\x12\x16\n\x0etotal_workouts\x18\x02 \x01(\x03\x12\x1e\n\x16total_duration_seconds\x18\x03 \x01(\x01\x12\x1d\n\x15total_calories_burned\x18\x04 \x01(\x01\x12\x19\n\x11intensity_minutes\x18\x05 \x01(\x01\"\x87\x02\n\nStatistics\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x16\n\x0etotal_workouts\x18\x02 \x01(\x03\x12\x1e\n\x16total_duration_seconds\x18\x03 \x01(\x01\x12\x1d\n\x15total_calories_burned\x18\x04 \x01(\x01\x12(\n average_session_duration_seconds\x18\x05 \x01(\x01\x12\x30\n\x07\x62y_type\x18\x06 \x03(\x0b\x32\x1f.fitmesh.activity.v1.TypeTotals\x12\x35\n\x0c\x63urrent_week\x18\x07 \x01(\x0b\x32\x1f.fitmesh.activity.v1.WeekTotals\"L\n\x15GetStatisticsResponse\x12\x33\n\nstatistics\x18\x01 \x01(\x0b\x32\x1f.fitmesh.activity.v1.Statistics\"8\n\x17GetActivityScoreRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04week\x18\x02 \x01(\t\"p\n\x18GetActivityScoreResponse\x12\x0c\n\x04week\x18\x01 \x01(\t\x12\x34\n\x05score\x18\x02 \x01(\x0b\x32%.fitmesh.scoring.v1.ScoreWeekResponse\x12\x10\n\x08workouts\x18\x03 \x01(\x05\"Z\n\x0cGroupMessage\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12+\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"a\n\x0e\x45xerciseUpdate\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdata_json\x18\x02 \x01(\t\x12+\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf6\x02\n\x0cGroupSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08owner_id\x18\x03 \x01(\t\x12\x35\n\x0cworkout_type\x18\x04 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12\x12\n\nmember_ids\x18\x05 \x03(\t\x12\x33\n\x08messages\x18\x06 \x03(\x0b\x32!.fitmesh.activity.v1.GroupMessage\x12=\n\x10\x65xercise_updates\x18\x07 \x03(\x0b\x32#.fitmesh.activity.v1.ExerciseUpdate\x12.\n\nstarted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rdropped_items\x18\n \x01(\x05\"M\n\x17SaveGroupSessionRequest\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.fitmesh.activity.v1.GroupSession\"N\n\x18SaveGroupSessionResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.fitmesh.activity.v1.GroupSession\",\n\x16GetGroupSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"M\n\x17GetGroupSessionResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.fitmesh.activity.v1.GroupSession*h\n\rWorkoutStatus\x12\x1e\n\x1aWORKOUT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15WORKOUT_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18WORKOUT_STATUS_COMPLETED\x10\x02*^\n\x0bScoreStatus\x12\x1c\n\x18SCORE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14SCORE_STATUS_PENDING\x10\x01\x12\x17\n\x13SCORE_STATUS_SCORED\x10\x02\x32\xb0\x07\n\x0f\x41\x63tivityService\x12\x63\n\x0cStartWorkout\x12(.fitmesh.activity.v1.StartWorkoutRequest\x1a).fitmesh.activity.v1.StartWorkoutResponse\x12]\n\nEndWorkout\x12&.fitmesh.activity.v1.EndWorkoutRequest\x1a\'.fitmesh.activity.v1.EndWorkoutResponse\x12]\n\nLogWorkout\x12&.fitmesh.activity.v1.LogWorkoutRequest\x1a\'.fitmesh.activity.v1.LogWorkoutResponse\x12]\n\nGetWorkout\x12&.fitmesh.activity.v1.GetWorkoutRequest\x1a\'.fitmesh.activity.v1.GetWorkoutResponse\x12\x63\n\x0cListWorkouts\x12(.fitmesh.activity.v1.ListWorkoutsRequest\x1a).fitmesh.activity.v1.ListWorkoutsResponse\x12\x66\n\rGetStatistics\x12).fitmesh.activity.v1.GetStatisticsRequest\x1a*.fitmesh.activity.v1.GetStatisticsResponse\x12o\n\x10GetActivityScore\x12,.fitmesh.activity.v1.GetActivityScoreRequest\x1a-.fitmesh.activity.v1.GetActivityScoreResponse\x12o\n\x10SaveGroupSession\x12,.fitmesh.activity.v1.SaveGroupSessionRequest\x1a-.fitmesh.activity.v1.SaveGroupSessionResponse\x12l\n\x0fGetGroupSession\x12+.fitmesh.activity.v1.GetGroupSessionRequest\x1a,.fitmesh.activity.v1.GetGroupSessionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"fitmesh/activity/v1/activity.proto\x12\x13\x66itmesh.activity.v1\x1a\x1e\x66itmesh/health/v1/health.proto\x1a fitmesh/scoring/v1/scoring.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x04\n\x07Workout\x12\x12\n\nworkout_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x35\n\x0cworkout_type\x18\x03 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12\x32\n\x06status\x18\x04 \x01(\x0e\x32\".fitmesh.activity.v1.WorkoutStatus\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x64uration_seconds\x18\x07 \x01(\x01\x12\x1b\n\x0e\x61vg_heart_rate\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\ndistance_m\x18\t \x01(\x01H\x01\x88\x01\x01\x12,\n\x07\x61thlete\x18\n \x01(\x0b\x32\x1b.fitmesh.scoring.v1.Athlete\x12\x36\n\x0cscore_status\x18\x0b \x01(\x0e\x32 .fitmesh.activity.v1.ScoreStatus\x12/\n\x05score\x18\x0c \x01(\x0b\x32 .fitmesh.scoring.v1.WorkoutScoreB\x11\n\x0f_avg_heart_rateB\r\n\x0b_distance_m\"\x9f\x01\n\x13StartWorkoutRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x35\n\x0cworkout_type\x18\x02 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12,\n\x07\x61thlete\x18\x03 \x01(\x0b\x32\x1b.fitmesh.scoring.v1.Athlete\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"E\n\x14StartWorkoutResponse\x12-\n\x07workout\x18\x01 \x01(\x0b\x32\x1c.fitmesh.activity.v1.Workout\"\xbe\x01\n\x11\x45ndWorkoutRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nworkout_id\x18\x02 \x01(\t\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x0e\x61vg_heart_rate\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\ndistance_m\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x11\n\x0f_avg_heart_rateB\r\n\x0b_distance_m\"C\n\x12\x45ndWorkoutResponse\x12-\n\x07workout\x18\x01 \x01(\x0b\x32\x1c.fitmesh.activity.v1.Workout\"\xd3\x02\n\x11LogWorkoutRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x35\n\x0cworkout_type\x18\x02 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x0e\x61vg_heart_rate\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\ndistance_m\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12,\n\x07\x61thlete\x18\x07 \x01(\x0b\x32\x1b.fitmesh.scoring.v1.Athlete\x12\x12\n\nrequest_id\x18\x08 \x01(\tB\x11\n\x0f_avg_heart_rateB\r\n\x0b_distance_m\"C\n\x12LogWorkoutResponse\x12-\n\x07workout\x18\x01 \x01(\x0b\x32\x1c.fitmesh.activity.v1.Workout\"8\n\x11GetWorkoutRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nworkout_id\x18\x02 \x01(\t\"C\n\x12GetWorkoutResponse\x12-\n\x07workout\x18\x01 \x01(\x0b\x32\x1c.fitmesh.activity.v1.Workout\"\xe0\x01\n\x13ListWorkoutsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12-\n\tfrom_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07to_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x0cworkout_type\x18\x06 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\"_\n\x14ListWorkoutsResponse\x12.\n\x08workouts\x18\x01 \x03(\x0b\x32\x1c.fitmesh.activity.v1.Workout\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x14GetStatisticsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x9a\x01\n\nTypeTotals\x12\x35\n\x0cworkout_type\x18\x01 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12\x16\n\x0etotal_workouts\x18\x02 \x01(\x03\x12\x1e\n\x16total_duration_seconds\x18\x03 \x01(\x01\x12\x1d\n\x15total_calories_burned\x18\x04 \x01(\x01\"\x8c\x01\n\nWeekTotals\x12\x0c\n\x04week\x18\x01 \x01(\t\x12\x16\n\x0etotal_workouts\x18\x02 \x01(\x03\x12\x1e\n\x16total_duration_seconds\x18\x03 \x01(\x01\x12\x1d\n\x15total_calories_burned\x18\x04 \x01(\x01\x12\x19\n\x11intensity_minutes\x18\x05 \x01(\x01\"\x87\x02\n\nStatistics\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x16\n\x0etotal_workouts\x18\x02 \x01(\x03\x12\x1e\n\x16total_duration_seconds\x18\x03 \x01(\x01\x12\x1d\n\x15total_calories_burned\x18\x04 \x01(\x01\x12(\n average_session_duration_seconds\x18\x05 \x01(\x01\x12\x30\n\x07\x62y_type\x18\x06 \x03(\x0b\x32\x1f.fitmesh.activity.v1.TypeTotals\x12\x35\n\x0c\x63urrent_week\x18\x07 \x01(\x0b\x32\x1f.fitmesh.activity.v1.WeekTotals\"L\n\x15GetStatisticsResponse\x12\x33\n\nstatistics\x18\x01 \x01(\x0b\x32\x1f.fitmesh.activity.v1.Statistics\"8\n\x17GetActivityScoreRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04week\x18\x02 \x01(\t\"p\n\x18GetActivityScoreResponse\x12\x0c\n\x04week\x18\x01 \x01(\t\x12\x34\n\x05score\x18\x02 \x01(\x0b\x32%.fitmesh.scoring.v1.ScoreWeekResponse\x12\x10\n\x08workouts\x18\x03 \x01(\x05\"Z\n\x0cGroupMessage\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12+\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"a\n\x0e\x45xerciseUpdate\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdata_json\x18\x02 \x01(\t\x12+\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf6\x02\n\x0cGroupSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08owner_id\x18\x03 \x01(\t\x12\x35\n\x0cworkout_type\x18\x04 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12\x12\n\nmember_ids\x18\x05 \x03(\t\x12\x33\n\x08messages\x18\x06 \x03(\x0b\x32!.fitmesh.activity.v1.GroupMessage\x12=\n\x10\x65xercise_updates\x18\x07 \x03(\x0b\x32#.fitmesh.activity.v1.ExerciseUpdate\x12.\n\nstarted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rdropped_items\x18\n \x01(\x05\"M\n\x17SaveGroupSessionRequest\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.fitmesh.activity.v1.GroupSession\"N\n\x18SaveGroupSessionResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.fitmesh.activity.v1.GroupSession\",\n\x16GetGroupSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"M\n\x17GetGroupSessionResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.fitmesh.activity.v1.GroupSession\"\xa9\x01\n\x15\x41\x63tivitySeriesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12)\n\x06period\x18\x02 \x01(\x0e\x32\x19.fitmesh.health.v1.Period\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbb\x01\n\rActivityPoint\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08workouts\x18\x02 \x01(\x05\x12\x16\n\x0e\x61\x63tive_minutes\x18\x03 \x01(\x01\x12\x19\n\x11intensity_minutes\x18\x04 \x01(\x01\x12\r\n\x05score\x18\x05 \x01(\x01\x12\x12\n\ndistance_m\x18\x06 \x01(\x01\x12\x17\n\x0f\x63\x61lories_burned\x18\x07 \x01(\x01\"L\n\x16\x41\x63tivitySeriesResponse\x12\x32\n\x06points\x18\x01 \x03(\x0b\x32\".fitmesh.activity.v1.ActivityPoint*h\n\rWorkoutStatus\x12\x1e\n\x1aWORKOUT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15WORKOUT_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18WORKOUT_STATUS_COMPLETED\x10\x02*^\n\x0bScoreStatus\x12\x1c\n\x18SCORE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14SCORE_STATUS_PENDING\x10\x01\x12\x17\n\x13SCORE_STATUS_SCORED\x10\x02\x32\x9b\x08\n\x0f\x41\x63tivityService\x12\x63\n\x0cStartWorkout\x12(.fitmesh.activity.v1.StartWorkoutRequest\x1a).fitmesh.activity.v1.StartWorkoutResponse\x12]\n\nEndWorkout\x12&.fitmesh.activity.v1.EndWorkoutRequest\x1a\'.fitmesh.activity.v1.EndWorkoutResponse\x12]\n\nLogWorkout\x12&.fitmesh.activity.v1.LogWorkoutRequest\x1a\'.fitmesh.activity.v1.LogWorkoutResponse\x12]\n\nGetWorkout\x12&.fitmesh.activity.v1.GetWorkoutRequest\x1a\'.fitmesh.activity.v1.GetWorkoutResponse\x12\x63\n\x0cListWorkouts\x12(.fitmesh.activity.v1.ListWorkoutsRequest\x1a).fitmesh.activity.v1.ListWorkoutsResponse\x12\x66\n\rGetStatistics\x12).fitmesh.activity.v1.GetStatisticsRequest\x1a*.fitmesh.activity.v1.GetStatisticsResponse\x12o\n\x10GetActivityScore\x12,.fitmesh.activity.v1.GetActivityScoreRequest\x1a-.fitmesh.activity.v1.GetActivityScoreResponse\x12i\n\x0e\x41\x63tivitySeries\x12*.fitmesh.activity.v1.ActivitySeriesRequest\x1a+.fitmesh.activity.v1.ActivitySeriesResponse\x12o\n\x10SaveGroupSession\x12,.fitmesh.activity.v1.SaveGroupSessionRequest\x1a-.fitmesh.activity.v1.SaveGroupSessionResponse\x12l\n\x0fGetGroupSession\x12+.fitmesh.activity.v1.GetGroupSessionRequest\x1a,.fitmesh.activity.v1.GetGroupSessionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fitmesh.activity.v1.activity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WORKOUTSTATUS']._serialized_start=3707
-  _globals['_WORKOUTSTATUS']._serialized_end=3811
-  _globals['_SCORESTATUS']._serialized_start=3813
-  _globals['_SCORESTATUS']._serialized_end=3907
-  _globals['_WORKOUT']._serialized_start=127
-  _globals['_WORKOUT']._serialized_end=639
-  _globals['_STARTWORKOUTREQUEST']._serialized_start=642
-  _globals['_STARTWORKOUTREQUEST']._serialized_end=801
-  _globals['_STARTWORKOUTRESPONSE']._serialized_start=803
-  _globals['_STARTWORKOUTRESPONSE']._serialized_end=872
-  _globals['_ENDWORKOUTREQUEST']._serialized_start=875
-  _globals['_ENDWORKOUTREQUEST']._serialized_end=1065
-  _globals['_ENDWORKOUTRESPONSE']._serialized_start=1067
-  _globals['_ENDWORKOUTRESPONSE']._serialized_end=1134
-  _globals['_LOGWORKOUTREQUEST']._serialized_start=1137
-  _globals['_LOGWORKOUTREQUEST']._serialized_end=1476
-  _globals['_LOGWORKOUTRESPONSE']._serialized_start=1478
-  _globals['_LOGWORKOUTRESPONSE']._serialized_end=1545
-  _globals['_GETWORKOUTREQUEST']._serialized_start=1547
-  _globals['_GETWORKOUTREQUEST']._serialized_end=1603
-  _globals['_GETWORKOUTRESPONSE']._serialized_start=1605
-  _globals['_GETWORKOUTRESPONSE']._serialized_end=1672
-  _globals['_LISTWORKOUTSREQUEST']._serialized_start=1675
-  _globals['_LISTWORKOUTSREQUEST']._serialized_end=1899
-  _globals['_LISTWORKOUTSRESPONSE']._serialized_start=1901
-  _globals['_LISTWORKOUTSRESPONSE']._serialized_end=1996
-  _globals['_GETSTATISTICSREQUEST']._serialized_start=1998
-  _globals['_GETSTATISTICSREQUEST']._serialized_end=2037
-  _globals['_TYPETOTALS']._serialized_start=2040
-  _globals['_TYPETOTALS']._serialized_end=2194
-  _globals['_WEEKTOTALS']._serialized_start=2197
-  _globals['_WEEKTOTALS']._serialized_end=2337
-  _globals['_STATISTICS']._serialized_start=2340
-  _globals['_STATISTICS']._serialized_end=2603
-  _globals['_GETSTATISTICSRESPONSE']._serialized_start=2605
-  _globals['_GETSTATISTICSRESPONSE']._serialized_end=2681
-  _globals['_GETACTIVITYSCOREREQUEST']._serialized_start=2683
-  _globals['_GETACTIVITYSCOREREQUEST']._serialized_end=2739
-  _globals['_GETACTIVITYSCORERESPONSE']._serialized_start=2741
-  _globals['_GETACTIVITYSCORERESPONSE']._serialized_end=2853
-  _globals['_GROUPMESSAGE']._serialized_start=2855
-  _globals['_GROUPMESSAGE']._serialized_end=2945
-  _globals['_EXERCISEUPDATE']._serialized_start=2947
-  _globals['_EXERCISEUPDATE']._serialized_end=3044
-  _globals['_GROUPSESSION']._serialized_start=3047
-  _globals['_GROUPSESSION']._serialized_end=3421
-  _globals['_SAVEGROUPSESSIONREQUEST']._serialized_start=3423
-  _globals['_SAVEGROUPSESSIONREQUEST']._serialized_end=3500
-  _globals['_SAVEGROUPSESSIONRESPONSE']._serialized_start=3502
-  _globals['_SAVEGROUPSESSIONRESPONSE']._serialized_end=3580
-  _globals['_GETGROUPSESSIONREQUEST']._serialized_start=3582
-  _globals['_GETGROUPSESSIONREQUEST']._serialized_end=3626
-  _globals['_GETGROUPSESSIONRESPONSE']._serialized_start=3628
-  _globals['_GETGROUPSESSIONRESPONSE']._serialized_end=3705
-  _globals['_ACTIVITYSERVICE']._serialized_start=3910
-  _globals['_ACTIVITYSERVICE']._serialized_end=4854
+  _globals['_WORKOUTSTATUS']._serialized_start=4179
+  _globals['_WORKOUTSTATUS']._serialized_end=4283
+  _globals['_SCORESTATUS']._serialized_start=4285
+  _globals['_SCORESTATUS']._serialized_end=4379
+  _globals['_WORKOUT']._serialized_start=159
+  _globals['_WORKOUT']._serialized_end=671
+  _globals['_STARTWORKOUTREQUEST']._serialized_start=674
+  _globals['_STARTWORKOUTREQUEST']._serialized_end=833
+  _globals['_STARTWORKOUTRESPONSE']._serialized_start=835
+  _globals['_STARTWORKOUTRESPONSE']._serialized_end=904
+  _globals['_ENDWORKOUTREQUEST']._serialized_start=907
+  _globals['_ENDWORKOUTREQUEST']._serialized_end=1097
+  _globals['_ENDWORKOUTRESPONSE']._serialized_start=1099
+  _globals['_ENDWORKOUTRESPONSE']._serialized_end=1166
+  _globals['_LOGWORKOUTREQUEST']._serialized_start=1169
+  _globals['_LOGWORKOUTREQUEST']._serialized_end=1508
+  _globals['_LOGWORKOUTRESPONSE']._serialized_start=1510
+  _globals['_LOGWORKOUTRESPONSE']._serialized_end=1577
+  _globals['_GETWORKOUTREQUEST']._serialized_start=1579
+  _globals['_GETWORKOUTREQUEST']._serialized_end=1635
+  _globals['_GETWORKOUTRESPONSE']._serialized_start=1637
+  _globals['_GETWORKOUTRESPONSE']._serialized_end=1704
+  _globals['_LISTWORKOUTSREQUEST']._serialized_start=1707
+  _globals['_LISTWORKOUTSREQUEST']._serialized_end=1931
+  _globals['_LISTWORKOUTSRESPONSE']._serialized_start=1933
+  _globals['_LISTWORKOUTSRESPONSE']._serialized_end=2028
+  _globals['_GETSTATISTICSREQUEST']._serialized_start=2030
+  _globals['_GETSTATISTICSREQUEST']._serialized_end=2069
+  _globals['_TYPETOTALS']._serialized_start=2072
+  _globals['_TYPETOTALS']._serialized_end=2226
+  _globals['_WEEKTOTALS']._serialized_start=2229
+  _globals['_WEEKTOTALS']._serialized_end=2369
+  _globals['_STATISTICS']._serialized_start=2372
+  _globals['_STATISTICS']._serialized_end=2635
+  _globals['_GETSTATISTICSRESPONSE']._serialized_start=2637
+  _globals['_GETSTATISTICSRESPONSE']._serialized_end=2713
+  _globals['_GETACTIVITYSCOREREQUEST']._serialized_start=2715
+  _globals['_GETACTIVITYSCOREREQUEST']._serialized_end=2771
+  _globals['_GETACTIVITYSCORERESPONSE']._serialized_start=2773
+  _globals['_GETACTIVITYSCORERESPONSE']._serialized_end=2885
+  _globals['_GROUPMESSAGE']._serialized_start=2887
+  _globals['_GROUPMESSAGE']._serialized_end=2977
+  _globals['_EXERCISEUPDATE']._serialized_start=2979
+  _globals['_EXERCISEUPDATE']._serialized_end=3076
+  _globals['_GROUPSESSION']._serialized_start=3079
+  _globals['_GROUPSESSION']._serialized_end=3453
+  _globals['_SAVEGROUPSESSIONREQUEST']._serialized_start=3455
+  _globals['_SAVEGROUPSESSIONREQUEST']._serialized_end=3532
+  _globals['_SAVEGROUPSESSIONRESPONSE']._serialized_start=3534
+  _globals['_SAVEGROUPSESSIONRESPONSE']._serialized_end=3612
+  _globals['_GETGROUPSESSIONREQUEST']._serialized_start=3614
+  _globals['_GETGROUPSESSIONREQUEST']._serialized_end=3658
+  _globals['_GETGROUPSESSIONRESPONSE']._serialized_start=3660
+  _globals['_GETGROUPSESSIONRESPONSE']._serialized_end=3737
+  _globals['_ACTIVITYSERIESREQUEST']._serialized_start=3740
+  _globals['_ACTIVITYSERIESREQUEST']._serialized_end=3909
+  _globals['_ACTIVITYPOINT']._serialized_start=3912
+  _globals['_ACTIVITYPOINT']._serialized_end=4099
+  _globals['_ACTIVITYSERIESRESPONSE']._serialized_start=4101
+  _globals['_ACTIVITYSERIESRESPONSE']._serialized_end=4177
+  _globals['_ACTIVITYSERVICE']._serialized_start=4382
+  _globals['_ACTIVITYSERVICE']._serialized_end=5433
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ isort:skip_file
 Workouts, statistics and the archive of group sessions."""
 
 from collections import abc as _abc
+from fitmesh.health.v1 import health_pb2 as _health_pb2
 from fitmesh.scoring.v1 import scoring_pb2 as _scoring_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -939,3 +940,122 @@ class GetGroupSessionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetGroupSessionResponse: _TypeAlias = GetGroupSessionResponse  # noqa: Y015
+
+@_typing.final
+class ActivitySeriesRequest(_message.Message):
+    """ActivitySeriesRequest asks for a user's activity per period."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The owner."""
+    period: _health_pb2.Period.ValueType
+    """The width of a point; required."""
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Start of the range (inclusive); required."""
+
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp:
+        """End of the range (exclusive); required, after since and at most 366 days after it."""
+
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        period: _health_pb2.Period.ValueType = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["period", b"period", "since", b"since", "until", b"until", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivitySeriesRequest: _TypeAlias = ActivitySeriesRequest  # noqa: Y015
+
+@_typing.final
+class ActivityPoint(_message.Message):
+    """ActivityPoint is one period's completed workouts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    WORKOUTS_FIELD_NUMBER: _builtins.int
+    ACTIVE_MINUTES_FIELD_NUMBER: _builtins.int
+    INTENSITY_MINUTES_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    DISTANCE_M_FIELD_NUMBER: _builtins.int
+    CALORIES_BURNED_FIELD_NUMBER: _builtins.int
+    workouts: _builtins.int
+    """Completed workouts that started in it."""
+    active_minutes: _builtins.float
+    """Minutes of any intensity."""
+    intensity_minutes: _builtins.float
+    """WHO intensity minutes: moderate + 2 x vigorous. A workout still waiting for its score
+    counts in workouts, active_minutes and distance_m, and adds its intensity minutes and
+    calories once scored.
+    """
+    score: _builtins.float
+    """Progress to the WHO target pro-rated to the period (150 minutes a week), 0-100:
+    min(100, 100 x intensity_minutes / (150 x days / 7)). For a week, the weekly score.
+    """
+    distance_m: _builtins.float
+    """Metres."""
+    calories_burned: _builtins.float
+    """kcal."""
+    @_builtins.property
+    def start(self) -> _timestamp_pb2.Timestamp:
+        """Start of the period."""
+
+    def __init__(
+        self,
+        *,
+        start: _timestamp_pb2.Timestamp | None = ...,
+        workouts: _builtins.int = ...,
+        active_minutes: _builtins.float = ...,
+        intensity_minutes: _builtins.float = ...,
+        score: _builtins.float = ...,
+        distance_m: _builtins.float = ...,
+        calories_burned: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["start", b"start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_minutes", b"active_minutes", "calories_burned", b"calories_burned", "distance_m", b"distance_m", "intensity_minutes", b"intensity_minutes", "score", b"score", "start", b"start", "workouts", b"workouts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivityPoint: _TypeAlias = ActivityPoint  # noqa: Y015
+
+@_typing.final
+class ActivitySeriesResponse(_message.Message):
+    """ActivitySeriesResponse lists every period of the range, oldest first, empty ones too.
+    Points cover whole periods: the first is the period holding since (it may begin before
+    since), the last the one holding the last instant before until, and each counts every
+    workout that started in its period.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POINTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___ActivityPoint]:
+        """One point per period."""
+
+    def __init__(
+        self,
+        *,
+        points: _abc.Iterable[Global___ActivityPoint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["points", b"points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivitySeriesResponse: _TypeAlias = ActivitySeriesResponse  # noqa: Y015

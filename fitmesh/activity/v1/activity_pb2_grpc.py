@@ -70,6 +70,11 @@ class ActivityServiceStub:
                 request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreRequest.SerializeToString,
                 response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreResponse.FromString,
                 _registered_method=True)
+        self.ActivitySeries = channel.unary_unary(
+                '/fitmesh.activity.v1.ActivityService/ActivitySeries',
+                request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ActivitySeriesRequest.SerializeToString,
+                response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ActivitySeriesResponse.FromString,
+                _registered_method=True)
         self.SaveGroupSession = channel.unary_unary(
                 '/fitmesh.activity.v1.ActivityService/SaveGroupSession',
                 request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.SaveGroupSessionRequest.SerializeToString,
@@ -138,6 +143,14 @@ class ActivityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ActivitySeries(self, request, context):
+        """ActivitySeries gives completed workouts' figures per day, week or month over a range,
+        each workout counted in the period of its start time (UTC).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SaveGroupSession(self, request, context):
         """SaveGroupSession archives a finished group session. Saving the same session again
         replaces the archive.
@@ -190,6 +203,11 @@ def add_ActivityServiceServicer_to_server(servicer, server):
                     servicer.GetActivityScore,
                     request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreRequest.FromString,
                     response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreResponse.SerializeToString,
+            ),
+            'ActivitySeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivitySeries,
+                    request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ActivitySeriesRequest.FromString,
+                    response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ActivitySeriesResponse.SerializeToString,
             ),
             'SaveGroupSession': grpc.unary_unary_rpc_method_handler(
                     servicer.SaveGroupSession,
@@ -392,6 +410,33 @@ class ActivityService:
             '/fitmesh.activity.v1.ActivityService/GetActivityScore',
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreRequest.SerializeToString,
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetActivityScoreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivitySeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fitmesh.activity.v1.ActivityService/ActivitySeries',
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.ActivitySeriesRequest.SerializeToString,
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.ActivitySeriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -36,6 +36,10 @@ class ActivityServiceStub:
     """GetActivityScore returns the WHO weekly score of a user's completed, scored workouts
     of one ISO week (UTC). A week holds at most 1,000 workouts.
     """
+    ActivitySeries: _aio.UnaryUnaryMultiCallable[_activity_pb2.ActivitySeriesRequest, _activity_pb2.ActivitySeriesResponse]
+    """ActivitySeries gives completed workouts' figures per day, week or month over a range,
+    each workout counted in the period of its start time (UTC).
+    """
     SaveGroupSession: _aio.UnaryUnaryMultiCallable[_activity_pb2.SaveGroupSessionRequest, _activity_pb2.SaveGroupSessionResponse]
     """SaveGroupSession archives a finished group session. Saving the same session again
     replaces the archive.
@@ -106,6 +110,16 @@ class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _abc.Awaitable[_activity_pb2.GetActivityScoreResponse]:
         """GetActivityScore returns the WHO weekly score of a user's completed, scored workouts
         of one ISO week (UTC). A week holds at most 1,000 workouts.
+        """
+
+    @_abc_1.abstractmethod
+    def ActivitySeries(
+        self,
+        request: _activity_pb2.ActivitySeriesRequest,
+        context: _aio.ServicerContext[_activity_pb2.ActivitySeriesRequest, _abc.Awaitable[_activity_pb2.ActivitySeriesResponse]],
+    ) -> _abc.Awaitable[_activity_pb2.ActivitySeriesResponse]:
+        """ActivitySeries gives completed workouts' figures per day, week or month over a range,
+        each workout counted in the period of its start time (UTC).
         """
 
     @_abc_1.abstractmethod

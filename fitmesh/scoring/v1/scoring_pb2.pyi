@@ -137,6 +137,19 @@ class _GoalTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_GoalType.Val
     """Energy in kcal."""
     GOAL_TYPE_DISTANCE_KM: _GoalType.ValueType  # 5
     """Distance in kilometres."""
+    GOAL_TYPE_DAILY_STEPS: _GoalType.ValueType  # 6
+    """The daily types below progress from health metrics, not workouts: a workout adds
+    nothing to them and EvaluateGoals leaves them as they are. Each is achieved on the
+    first UTC day, from the goal's creation day to its target date inclusive, whose
+    total reaches the target; current_progress is the best day's total so far.
+    Steps in one day, summed over its samples; target at most 100,000.
+    """
+    GOAL_TYPE_DAILY_SLEEP_MINUTES: _GoalType.ValueType  # 7
+    """Minutes asleep in one day, summed over the nights that ended on it; target at most
+    1,440.
+    """
+    GOAL_TYPE_DAILY_WATER_ML: _GoalType.ValueType  # 8
+    """Water drunk in one day in ml, summed over its samples; target at most 10,000."""
 
 class GoalType(_GoalType, metaclass=_GoalTypeEnumTypeWrapper):
     """GoalType is what a goal counts."""
@@ -152,6 +165,19 @@ GOAL_TYPE_CALORIES: GoalType.ValueType  # 4
 """Energy in kcal."""
 GOAL_TYPE_DISTANCE_KM: GoalType.ValueType  # 5
 """Distance in kilometres."""
+GOAL_TYPE_DAILY_STEPS: GoalType.ValueType  # 6
+"""The daily types below progress from health metrics, not workouts: a workout adds
+nothing to them and EvaluateGoals leaves them as they are. Each is achieved on the
+first UTC day, from the goal's creation day to its target date inclusive, whose
+total reaches the target; current_progress is the best day's total so far.
+Steps in one day, summed over its samples; target at most 100,000.
+"""
+GOAL_TYPE_DAILY_SLEEP_MINUTES: GoalType.ValueType  # 7
+"""Minutes asleep in one day, summed over the nights that ended on it; target at most
+1,440.
+"""
+GOAL_TYPE_DAILY_WATER_ML: GoalType.ValueType  # 8
+"""Water drunk in one day in ml, summed over its samples; target at most 10,000."""
 Global___GoalType: _TypeAlias = GoalType  # noqa: Y015
 
 class _GoalStatus:
@@ -175,6 +201,92 @@ GOAL_STATUS_ACHIEVED: GoalStatus.ValueType  # 2
 GOAL_STATUS_EXPIRED: GoalStatus.ValueType  # 3
 """The target date passed before the target was reached."""
 Global___GoalStatus: _TypeAlias = GoalStatus  # noqa: Y015
+
+class _Sex:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SexEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Sex.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SEX_UNSPECIFIED: _Sex.ValueType  # 0
+    SEX_FEMALE: _Sex.ValueType  # 1
+    SEX_MALE: _Sex.ValueType  # 2
+
+class Sex(_Sex, metaclass=_SexEnumTypeWrapper):
+    """Sex, where published guidance differs by it."""
+
+SEX_UNSPECIFIED: Sex.ValueType  # 0
+SEX_FEMALE: Sex.ValueType  # 1
+SEX_MALE: Sex.ValueType  # 2
+Global___Sex: _TypeAlias = Sex  # noqa: Y015
+
+class _InsightKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _InsightKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_InsightKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INSIGHT_KIND_UNSPECIFIED: _InsightKind.ValueType  # 0
+    INSIGHT_KIND_LOW_STEPS: _InsightKind.ValueType  # 1
+    """Mean daily steps below the target for the person's age."""
+    INSIGHT_KIND_INSUFFICIENT_SLEEP: _InsightKind.ValueType  # 2
+    """Mean nightly sleep below the recommendation for the person's age."""
+    INSIGHT_KIND_ELEVATED_RESTING_HEART_RATE: _InsightKind.ValueType  # 3
+    """Mean resting heart rate above the normal adult range."""
+    INSIGHT_KIND_WEIGHT_TREND: _InsightKind.ValueType  # 4
+    """Weight moving away from the person's target, or changing fast."""
+    INSIGHT_KIND_NUTRITION_BALANCE: _InsightKind.ValueType  # 5
+    """Energy from protein, carbohydrate or fat outside the recommended ranges."""
+    INSIGHT_KIND_LOW_WATER: _InsightKind.ValueType  # 6
+    """Mean daily water below the adequate intake for the person's sex."""
+    INSIGHT_KIND_ACTIVITY_SHORTFALL: _InsightKind.ValueType  # 7
+    """Intensity minutes this week behind the WHO 150-minute target."""
+
+class InsightKind(_InsightKind, metaclass=_InsightKindEnumTypeWrapper):
+    """InsightKind names the rule that produced an insight."""
+
+INSIGHT_KIND_UNSPECIFIED: InsightKind.ValueType  # 0
+INSIGHT_KIND_LOW_STEPS: InsightKind.ValueType  # 1
+"""Mean daily steps below the target for the person's age."""
+INSIGHT_KIND_INSUFFICIENT_SLEEP: InsightKind.ValueType  # 2
+"""Mean nightly sleep below the recommendation for the person's age."""
+INSIGHT_KIND_ELEVATED_RESTING_HEART_RATE: InsightKind.ValueType  # 3
+"""Mean resting heart rate above the normal adult range."""
+INSIGHT_KIND_WEIGHT_TREND: InsightKind.ValueType  # 4
+"""Weight moving away from the person's target, or changing fast."""
+INSIGHT_KIND_NUTRITION_BALANCE: InsightKind.ValueType  # 5
+"""Energy from protein, carbohydrate or fat outside the recommended ranges."""
+INSIGHT_KIND_LOW_WATER: InsightKind.ValueType  # 6
+"""Mean daily water below the adequate intake for the person's sex."""
+INSIGHT_KIND_ACTIVITY_SHORTFALL: InsightKind.ValueType  # 7
+"""Intensity minutes this week behind the WHO 150-minute target."""
+Global___InsightKind: _TypeAlias = InsightKind  # noqa: Y015
+
+class _Severity:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SeverityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Severity.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SEVERITY_UNSPECIFIED: _Severity.ValueType  # 0
+    SEVERITY_INFO: _Severity.ValueType  # 1
+    """Worth knowing; nothing is wrong."""
+    SEVERITY_WARNING: _Severity.ValueType  # 2
+    """Below a recommendation; a change would help."""
+    SEVERITY_ALERT: _Severity.ValueType  # 3
+    """Well outside a recommendation; worth acting on or checking with a clinician."""
+
+class Severity(_Severity, metaclass=_SeverityEnumTypeWrapper):
+    """Severity of an insight."""
+
+SEVERITY_UNSPECIFIED: Severity.ValueType  # 0
+SEVERITY_INFO: Severity.ValueType  # 1
+"""Worth knowing; nothing is wrong."""
+SEVERITY_WARNING: Severity.ValueType  # 2
+"""Below a recommendation; a change would help."""
+SEVERITY_ALERT: Severity.ValueType  # 3
+"""Well outside a recommendation; worth acting on or checking with a clinician."""
+Global___Severity: _TypeAlias = Severity  # noqa: Y015
 
 @_typing.final
 class Athlete(_message.Message):
@@ -649,3 +761,305 @@ class EvaluateGoalsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EvaluateGoalsResponse: _TypeAlias = EvaluateGoalsResponse  # noqa: Y015
+
+@_typing.final
+class Person(_message.Message):
+    """Person is what the rules personalise by; every field is optional."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGE_YEARS_FIELD_NUMBER: _builtins.int
+    SEX_FIELD_NUMBER: _builtins.int
+    WEIGHT_KG_FIELD_NUMBER: _builtins.int
+    TARGET_WEIGHT_KG_FIELD_NUMBER: _builtins.int
+    age_years: _builtins.int
+    """Age in whole years."""
+    sex: Global___Sex.ValueType
+    """Sex."""
+    weight_kg: _builtins.float
+    """Current body weight in kilograms."""
+    target_weight_kg: _builtins.float
+    """The weight the person aims for, in kilograms."""
+    def __init__(
+        self,
+        *,
+        age_years: _builtins.int | None = ...,
+        sex: Global___Sex.ValueType = ...,
+        weight_kg: _builtins.float | None = ...,
+        target_weight_kg: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_age_years", b"_age_years", "_target_weight_kg", b"_target_weight_kg", "_weight_kg", b"_weight_kg", "age_years", b"age_years", "target_weight_kg", b"target_weight_kg", "weight_kg", b"weight_kg"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_age_years", b"_age_years", "_target_weight_kg", b"_target_weight_kg", "_weight_kg", b"_weight_kg", "age_years", b"age_years", "sex", b"sex", "target_weight_kg", b"target_weight_kg", "weight_kg", b"weight_kg"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__age_years: _TypeAlias = _typing.Literal["age_years"]  # noqa: Y015
+    _WhichOneofArgType__age_years: _TypeAlias = _typing.Literal["_age_years", b"_age_years"]  # noqa: Y015
+    _WhichOneofReturnType__target_weight_kg: _TypeAlias = _typing.Literal["target_weight_kg"]  # noqa: Y015
+    _WhichOneofArgType__target_weight_kg: _TypeAlias = _typing.Literal["_target_weight_kg", b"_target_weight_kg"]  # noqa: Y015
+    _WhichOneofReturnType__weight_kg: _TypeAlias = _typing.Literal["weight_kg"]  # noqa: Y015
+    _WhichOneofArgType__weight_kg: _TypeAlias = _typing.Literal["_weight_kg", b"_weight_kg"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__age_years) -> _WhichOneofReturnType__age_years | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__target_weight_kg) -> _WhichOneofReturnType__target_weight_kg | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__weight_kg) -> _WhichOneofReturnType__weight_kg | None: ...
+
+Global___Person: _TypeAlias = Person  # noqa: Y015
+
+@_typing.final
+class HealthFigures(_message.Message):
+    """HealthFigures are a person's recent figures. A mean is unset when nothing was logged;
+    each count says how many days (or nights) it rests on.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEAN_DAILY_STEPS_FIELD_NUMBER: _builtins.int
+    STEP_DAYS_FIELD_NUMBER: _builtins.int
+    MEAN_SLEEP_MINUTES_FIELD_NUMBER: _builtins.int
+    SLEEP_NIGHTS_FIELD_NUMBER: _builtins.int
+    MEAN_RESTING_HEART_RATE_FIELD_NUMBER: _builtins.int
+    RESTING_HEART_RATE_DAYS_FIELD_NUMBER: _builtins.int
+    FIRST_WEIGHT_KG_FIELD_NUMBER: _builtins.int
+    LATEST_WEIGHT_KG_FIELD_NUMBER: _builtins.int
+    WEIGHT_SPAN_DAYS_FIELD_NUMBER: _builtins.int
+    MEAN_DAILY_WATER_ML_FIELD_NUMBER: _builtins.int
+    WATER_DAYS_FIELD_NUMBER: _builtins.int
+    MEAN_DAILY_PROTEIN_G_FIELD_NUMBER: _builtins.int
+    MEAN_DAILY_CARBOHYDRATE_G_FIELD_NUMBER: _builtins.int
+    MEAN_DAILY_FAT_G_FIELD_NUMBER: _builtins.int
+    MEAL_DAYS_FIELD_NUMBER: _builtins.int
+    WEEK_INTENSITY_MINUTES_FIELD_NUMBER: _builtins.int
+    WEEK_DAY_FIELD_NUMBER: _builtins.int
+    mean_daily_steps: _builtins.float
+    """Mean steps per day with steps logged, over the last 7 days."""
+    step_days: _builtins.int
+    """Days with steps logged, 0-7."""
+    mean_sleep_minutes: _builtins.float
+    """Mean minutes of sleep per night logged, over the last 7 nights."""
+    sleep_nights: _builtins.int
+    """Nights with sleep logged, 0-7."""
+    mean_resting_heart_rate: _builtins.float
+    """Mean resting heart rate in beats per minute, over the last 7 days."""
+    resting_heart_rate_days: _builtins.int
+    """Days with a resting heart rate logged, 0-7."""
+    first_weight_kg: _builtins.float
+    """The earliest weight of the last 30 days, in kilograms."""
+    latest_weight_kg: _builtins.float
+    """The latest weight, in kilograms."""
+    weight_span_days: _builtins.int
+    """Days between the earliest and the latest weight of the last 30 days."""
+    mean_daily_water_ml: _builtins.float
+    """Mean millilitres of water per day with water logged, over the last 7 days."""
+    water_days: _builtins.int
+    """Days with water logged, 0-7."""
+    mean_daily_protein_g: _builtins.float
+    """Mean grams per day with meals logged, over the last 7 days."""
+    mean_daily_carbohydrate_g: _builtins.float
+    """Mean grams per day."""
+    mean_daily_fat_g: _builtins.float
+    """Mean grams per day."""
+    meal_days: _builtins.int
+    """Days with meals logged, 0-7."""
+    week_intensity_minutes: _builtins.float
+    """WHO intensity minutes so far this ISO week (UTC)."""
+    week_day: _builtins.int
+    """Days of this ISO week begun, 1 (Monday) to 7 (Sunday); 0 when unknown, which
+    silences the activity rule.
+    """
+    def __init__(
+        self,
+        *,
+        mean_daily_steps: _builtins.float | None = ...,
+        step_days: _builtins.int = ...,
+        mean_sleep_minutes: _builtins.float | None = ...,
+        sleep_nights: _builtins.int = ...,
+        mean_resting_heart_rate: _builtins.float | None = ...,
+        resting_heart_rate_days: _builtins.int = ...,
+        first_weight_kg: _builtins.float | None = ...,
+        latest_weight_kg: _builtins.float | None = ...,
+        weight_span_days: _builtins.int = ...,
+        mean_daily_water_ml: _builtins.float | None = ...,
+        water_days: _builtins.int = ...,
+        mean_daily_protein_g: _builtins.float | None = ...,
+        mean_daily_carbohydrate_g: _builtins.float | None = ...,
+        mean_daily_fat_g: _builtins.float | None = ...,
+        meal_days: _builtins.int = ...,
+        week_intensity_minutes: _builtins.float = ...,
+        week_day: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_first_weight_kg", b"_first_weight_kg", "_latest_weight_kg", b"_latest_weight_kg", "_mean_daily_carbohydrate_g", b"_mean_daily_carbohydrate_g", "_mean_daily_fat_g", b"_mean_daily_fat_g", "_mean_daily_protein_g", b"_mean_daily_protein_g", "_mean_daily_steps", b"_mean_daily_steps", "_mean_daily_water_ml", b"_mean_daily_water_ml", "_mean_resting_heart_rate", b"_mean_resting_heart_rate", "_mean_sleep_minutes", b"_mean_sleep_minutes", "first_weight_kg", b"first_weight_kg", "latest_weight_kg", b"latest_weight_kg", "mean_daily_carbohydrate_g", b"mean_daily_carbohydrate_g", "mean_daily_fat_g", b"mean_daily_fat_g", "mean_daily_protein_g", b"mean_daily_protein_g", "mean_daily_steps", b"mean_daily_steps", "mean_daily_water_ml", b"mean_daily_water_ml", "mean_resting_heart_rate", b"mean_resting_heart_rate", "mean_sleep_minutes", b"mean_sleep_minutes"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_first_weight_kg", b"_first_weight_kg", "_latest_weight_kg", b"_latest_weight_kg", "_mean_daily_carbohydrate_g", b"_mean_daily_carbohydrate_g", "_mean_daily_fat_g", b"_mean_daily_fat_g", "_mean_daily_protein_g", b"_mean_daily_protein_g", "_mean_daily_steps", b"_mean_daily_steps", "_mean_daily_water_ml", b"_mean_daily_water_ml", "_mean_resting_heart_rate", b"_mean_resting_heart_rate", "_mean_sleep_minutes", b"_mean_sleep_minutes", "first_weight_kg", b"first_weight_kg", "latest_weight_kg", b"latest_weight_kg", "meal_days", b"meal_days", "mean_daily_carbohydrate_g", b"mean_daily_carbohydrate_g", "mean_daily_fat_g", b"mean_daily_fat_g", "mean_daily_protein_g", b"mean_daily_protein_g", "mean_daily_steps", b"mean_daily_steps", "mean_daily_water_ml", b"mean_daily_water_ml", "mean_resting_heart_rate", b"mean_resting_heart_rate", "mean_sleep_minutes", b"mean_sleep_minutes", "resting_heart_rate_days", b"resting_heart_rate_days", "sleep_nights", b"sleep_nights", "step_days", b"step_days", "water_days", b"water_days", "week_day", b"week_day", "week_intensity_minutes", b"week_intensity_minutes", "weight_span_days", b"weight_span_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__first_weight_kg: _TypeAlias = _typing.Literal["first_weight_kg"]  # noqa: Y015
+    _WhichOneofArgType__first_weight_kg: _TypeAlias = _typing.Literal["_first_weight_kg", b"_first_weight_kg"]  # noqa: Y015
+    _WhichOneofReturnType__latest_weight_kg: _TypeAlias = _typing.Literal["latest_weight_kg"]  # noqa: Y015
+    _WhichOneofArgType__latest_weight_kg: _TypeAlias = _typing.Literal["_latest_weight_kg", b"_latest_weight_kg"]  # noqa: Y015
+    _WhichOneofReturnType__mean_daily_carbohydrate_g: _TypeAlias = _typing.Literal["mean_daily_carbohydrate_g"]  # noqa: Y015
+    _WhichOneofArgType__mean_daily_carbohydrate_g: _TypeAlias = _typing.Literal["_mean_daily_carbohydrate_g", b"_mean_daily_carbohydrate_g"]  # noqa: Y015
+    _WhichOneofReturnType__mean_daily_fat_g: _TypeAlias = _typing.Literal["mean_daily_fat_g"]  # noqa: Y015
+    _WhichOneofArgType__mean_daily_fat_g: _TypeAlias = _typing.Literal["_mean_daily_fat_g", b"_mean_daily_fat_g"]  # noqa: Y015
+    _WhichOneofReturnType__mean_daily_protein_g: _TypeAlias = _typing.Literal["mean_daily_protein_g"]  # noqa: Y015
+    _WhichOneofArgType__mean_daily_protein_g: _TypeAlias = _typing.Literal["_mean_daily_protein_g", b"_mean_daily_protein_g"]  # noqa: Y015
+    _WhichOneofReturnType__mean_daily_steps: _TypeAlias = _typing.Literal["mean_daily_steps"]  # noqa: Y015
+    _WhichOneofArgType__mean_daily_steps: _TypeAlias = _typing.Literal["_mean_daily_steps", b"_mean_daily_steps"]  # noqa: Y015
+    _WhichOneofReturnType__mean_daily_water_ml: _TypeAlias = _typing.Literal["mean_daily_water_ml"]  # noqa: Y015
+    _WhichOneofArgType__mean_daily_water_ml: _TypeAlias = _typing.Literal["_mean_daily_water_ml", b"_mean_daily_water_ml"]  # noqa: Y015
+    _WhichOneofReturnType__mean_resting_heart_rate: _TypeAlias = _typing.Literal["mean_resting_heart_rate"]  # noqa: Y015
+    _WhichOneofArgType__mean_resting_heart_rate: _TypeAlias = _typing.Literal["_mean_resting_heart_rate", b"_mean_resting_heart_rate"]  # noqa: Y015
+    _WhichOneofReturnType__mean_sleep_minutes: _TypeAlias = _typing.Literal["mean_sleep_minutes"]  # noqa: Y015
+    _WhichOneofArgType__mean_sleep_minutes: _TypeAlias = _typing.Literal["_mean_sleep_minutes", b"_mean_sleep_minutes"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__first_weight_kg) -> _WhichOneofReturnType__first_weight_kg | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__latest_weight_kg) -> _WhichOneofReturnType__latest_weight_kg | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean_daily_carbohydrate_g) -> _WhichOneofReturnType__mean_daily_carbohydrate_g | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean_daily_fat_g) -> _WhichOneofReturnType__mean_daily_fat_g | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean_daily_protein_g) -> _WhichOneofReturnType__mean_daily_protein_g | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean_daily_steps) -> _WhichOneofReturnType__mean_daily_steps | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean_daily_water_ml) -> _WhichOneofReturnType__mean_daily_water_ml | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean_resting_heart_rate) -> _WhichOneofReturnType__mean_resting_heart_rate | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean_sleep_minutes) -> _WhichOneofReturnType__mean_sleep_minutes | None: ...
+
+Global___HealthFigures: _TypeAlias = HealthFigures  # noqa: Y015
+
+@_typing.final
+class Evidence(_message.Message):
+    """Evidence is one figure an insight rests on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """What the figure is, e.g. "mean_daily_steps"."""
+    value: _builtins.float
+    """Its value."""
+    unit: _builtins.str
+    """Its unit, e.g. "steps", "min", "bpm", "kg", "ml", "%"."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        value: _builtins.float = ...,
+        unit: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "unit", b"unit", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Evidence: _TypeAlias = Evidence  # noqa: Y015
+
+@_typing.final
+class Insight(_message.Message):
+    """Insight is one finding of one rule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    RANK_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    kind: Global___InsightKind.ValueType
+    """The rule."""
+    severity: Global___Severity.ValueType
+    """How much it matters."""
+    message: _builtins.str
+    """A plain-language sentence with the figures in it."""
+    rank: _builtins.int
+    """1 for the most important insight."""
+    source: _builtins.str
+    """The guidance the threshold comes from."""
+    @_builtins.property
+    def evidence(self) -> _containers.RepeatedCompositeFieldContainer[Global___Evidence]:
+        """The figures used, including the threshold compared against."""
+
+    def __init__(
+        self,
+        *,
+        kind: Global___InsightKind.ValueType = ...,
+        severity: Global___Severity.ValueType = ...,
+        message: _builtins.str = ...,
+        evidence: _abc.Iterable[Global___Evidence] | None = ...,
+        rank: _builtins.int = ...,
+        source: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["evidence", b"evidence", "kind", b"kind", "message", b"message", "rank", b"rank", "severity", b"severity", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Insight: _TypeAlias = Insight  # noqa: Y015
+
+@_typing.final
+class RankInsightsRequest(_message.Message):
+    """RankInsightsRequest holds a person and their figures."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_FIELD_NUMBER: _builtins.int
+    FIGURES_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """At most this many insights, 1-20; 0 means 5."""
+    @_builtins.property
+    def person(self) -> Global___Person:
+        """Who the figures belong to."""
+
+    @_builtins.property
+    def figures(self) -> Global___HealthFigures:
+        """The figures."""
+
+    def __init__(
+        self,
+        *,
+        person: Global___Person | None = ...,
+        figures: Global___HealthFigures | None = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["figures", b"figures", "person", b"person"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["figures", b"figures", "limit", b"limit", "person", b"person"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RankInsightsRequest: _TypeAlias = RankInsightsRequest  # noqa: Y015
+
+@_typing.final
+class RankInsightsResponse(_message.Message):
+    """RankInsightsResponse lists insights, most important first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSIGHTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def insights(self) -> _containers.RepeatedCompositeFieldContainer[Global___Insight]:
+        """Ranked insights; rules with nothing to say add none."""
+
+    def __init__(
+        self,
+        *,
+        insights: _abc.Iterable[Global___Insight] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["insights", b"insights"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RankInsightsResponse: _TypeAlias = RankInsightsResponse  # noqa: Y015

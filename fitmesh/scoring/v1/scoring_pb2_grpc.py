@@ -50,6 +50,11 @@ class ScoringServiceStub:
                 request_serializer=fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.EvaluateGoalsRequest.SerializeToString,
                 response_deserializer=fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.EvaluateGoalsResponse.FromString,
                 _registered_method=True)
+        self.RankInsights = channel.unary_unary(
+                '/fitmesh.scoring.v1.ScoringService/RankInsights',
+                request_serializer=fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.RankInsightsRequest.SerializeToString,
+                response_deserializer=fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.RankInsightsResponse.FromString,
+                _registered_method=True)
 
 
 class ScoringServiceServicer:
@@ -71,7 +76,16 @@ class ScoringServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def EvaluateGoals(self, request, context):
-        """EvaluateGoals applies one workout's contribution to a user's goals.
+        """EvaluateGoals applies one workout's contribution to a user's goals; goals of the
+        daily types come back unchanged (health metrics move them, in user_service).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RankInsights(self, request, context):
+        """RankInsights turns a person's recent health figures into ranked insights, most
+        important first. Each rule cites the guidance its thresholds come from.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,6 +108,11 @@ def add_ScoringServiceServicer_to_server(servicer, server):
                     servicer.EvaluateGoals,
                     request_deserializer=fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.EvaluateGoalsRequest.FromString,
                     response_serializer=fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.EvaluateGoalsResponse.SerializeToString,
+            ),
+            'RankInsights': grpc.unary_unary_rpc_method_handler(
+                    servicer.RankInsights,
+                    request_deserializer=fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.RankInsightsRequest.FromString,
+                    response_serializer=fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.RankInsightsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +197,33 @@ class ScoringService:
             '/fitmesh.scoring.v1.ScoringService/EvaluateGoals',
             fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.EvaluateGoalsRequest.SerializeToString,
             fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.EvaluateGoalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RankInsights(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fitmesh.scoring.v1.ScoringService/RankInsights',
+            fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.RankInsightsRequest.SerializeToString,
+            fitmesh_dot_scoring_dot_v1_dot_scoring__pb2.RankInsightsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -21,7 +21,13 @@ class ScoringServiceStub:
     ScoreWeek: _aio.UnaryUnaryMultiCallable[_scoring_pb2.ScoreWeekRequest, _scoring_pb2.ScoreWeekResponse]
     """ScoreWeek turns one week's scored workouts into the WHO weekly score."""
     EvaluateGoals: _aio.UnaryUnaryMultiCallable[_scoring_pb2.EvaluateGoalsRequest, _scoring_pb2.EvaluateGoalsResponse]
-    """EvaluateGoals applies one workout's contribution to a user's goals."""
+    """EvaluateGoals applies one workout's contribution to a user's goals; goals of the
+    daily types come back unchanged (health metrics move them, in user_service).
+    """
+    RankInsights: _aio.UnaryUnaryMultiCallable[_scoring_pb2.RankInsightsRequest, _scoring_pb2.RankInsightsResponse]
+    """RankInsights turns a person's recent health figures into ranked insights, most
+    important first. Each rule cites the guidance its thresholds come from.
+    """
 
 class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
     """ScoringService turns workouts into energy, intensity and WHO guideline progress."""
@@ -48,6 +54,18 @@ class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scoring_pb2.EvaluateGoalsRequest,
         context: _aio.ServicerContext[_scoring_pb2.EvaluateGoalsRequest, _abc.Awaitable[_scoring_pb2.EvaluateGoalsResponse]],
     ) -> _abc.Awaitable[_scoring_pb2.EvaluateGoalsResponse]:
-        """EvaluateGoals applies one workout's contribution to a user's goals."""
+        """EvaluateGoals applies one workout's contribution to a user's goals; goals of the
+        daily types come back unchanged (health metrics move them, in user_service).
+        """
+
+    @_abc_1.abstractmethod
+    def RankInsights(
+        self,
+        request: _scoring_pb2.RankInsightsRequest,
+        context: _aio.ServicerContext[_scoring_pb2.RankInsightsRequest, _abc.Awaitable[_scoring_pb2.RankInsightsResponse]],
+    ) -> _abc.Awaitable[_scoring_pb2.RankInsightsResponse]:
+        """RankInsights turns a person's recent health figures into ranked insights, most
+        important first. Each rule cites the guidance its thresholds come from.
+        """
 
 def add_ScoringServiceServicer_to_server(servicer: ScoringServiceServicer, server: _aio.Server) -> None: ...

@@ -407,7 +407,7 @@ class Goal(_message.Message):
     target_date: _builtins.str
     """Last day (inclusive, UTC) as YYYY-MM-DD."""
     current_progress: _builtins.float
-    """Progress so far, in the goal type's unit."""
+    """Progress so far, in the goal type's unit; for a daily type, the best day's total."""
     status: _scoring_pb2.GoalStatus.ValueType
     """Where the goal stands."""
     @_builtins.property
@@ -454,7 +454,9 @@ class CreateGoalRequest(_message.Message):
     goal_type: _scoring_pb2.GoalType.ValueType
     """What the goal counts; required."""
     target_value: _builtins.float
-    """The target, > 0 and at most 1,000,000."""
+    """The target, > 0 and at most 1,000,000, or the daily types' own maximum
+    (fitmesh.scoring.v1.GoalType).
+    """
     target_date: _builtins.str
     """Last day as YYYY-MM-DD, today or later (UTC)."""
     def __init__(
