@@ -74,7 +74,15 @@ def _window(
 
 
 @router.post(
-    "/health-metrics/", status_code=201, response_model=out.MetricBatch | out.RecordedMetric
+    "/health-metrics/",
+    status_code=201,
+    response_model=out.MetricBatch | out.RecordedMetric,
+    responses={
+        200: {
+            "model": out.MetricBatch | out.RecordedMetric,
+            "description": "Every sample was stored before; nothing was written.",
+        }
+    },
 )
 @router.post("/health-metrics", status_code=201, include_in_schema=False)
 async def record_metrics(
@@ -160,7 +168,14 @@ async def activity_series(
     return await svc.clients.health.activity_series(user_id, period, start, end)
 
 
-@router.post("/nutrition-logs/", status_code=201, response_model=out.LoggedMeal)
+@router.post(
+    "/nutrition-logs/",
+    status_code=201,
+    response_model=out.LoggedMeal,
+    responses={
+        200: {"model": out.LoggedMeal, "description": "Stored before; nothing was written."}
+    },
+)
 @router.post("/nutrition-logs", status_code=201, include_in_schema=False)
 async def log_meal(
     body: MealIn, caller: Authenticated, svc: Svc, response: Response
