@@ -41,8 +41,10 @@ def main() -> None:
         http="httptools",
         access_log=False,  # the request middleware logs every request, with its id
         log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # X-Forwarded-For moves a client's address only when it comes from a proxy named
+        # in the settings; with none named it is never read.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         timeout_graceful_shutdown=10,
         # Pings keep dead sockets from lingering; the frame cap is the WebSocket's own.
         ws_ping_interval=settings.ws_ping_seconds,

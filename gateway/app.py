@@ -19,6 +19,7 @@ from gateway.groups import GroupSessions
 from gateway.hub import Hub
 from gateway.invalidation import CacheInvalidator
 from gateway.live import Live
+from gateway.lockout import Lockout
 from gateway.middleware import RequestMiddleware
 from gateway.routes import groups, health, pages, system, users, workouts, ws
 from gateway.settings import GatewaySettings
@@ -77,6 +78,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             verifier=Verifier(settings.jwt_public_key, settings.jwt_issuer),
             live=live,
             tickets=Tickets(redis, settings.ws_ticket_seconds),
+            lockout=Lockout(
+                settings.redis_url,
+                settings.login_failures_account,
+                settings.login_failures_ip,
+                breaker,
+                settings.redis_timeout_seconds,
+            ),
         )
         invalidator = CacheInvalidator(stream_redis)
         invalidator.start()

@@ -45,6 +45,9 @@ class GatewaySettings(BaseSettings):
     rate_limit_ip: str = "600/minute"
     rate_limit_user: str = "300/minute"
     rate_limit_auth: str = "20/minute"
+    # Failed logins (only failures count), per account and per address (gateway.lockout).
+    login_failures_account: str = "10/15minutes"
+    login_failures_ip: str = "100/hour"
     idempotency_ttl_seconds: int = 24 * 3600
     # Live group sessions: ended this long after their last member left; each socket has a
     # bounded queue (a slow reader past it is dropped) and a frame budget (a flood is closed).
@@ -60,8 +63,9 @@ class GatewaySettings(BaseSettings):
     # Open sockets one user may hold on one gateway replica.
     ws_sockets_per_user: int = Field(default=10, ge=1)
     ws_ping_seconds: float = Field(default=20.0, gt=0)
-    # Behind a proxy, trust X-Forwarded-For from these addresses (comma-separated).
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Behind a proxy, trust X-Forwarded-For from these addresses (comma-separated, or
+    # CIDRs). None by default: a client's address is the connection's.
+    forwarded_allow_ips: str = ""
 
     @field_validator("jwt_public_key")
     @classmethod

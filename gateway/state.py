@@ -13,6 +13,7 @@ from gateway.auth import Verifier
 from gateway.cache import Cache
 from gateway.clients import Clients
 from gateway.live import Live
+from gateway.lockout import Lockout
 from gateway.settings import GatewaySettings
 from gateway.tickets import Tickets
 
@@ -27,3 +28,4 @@ class Services:
     verifier: Verifier
     live: Live
     tickets: Tickets
+    lockout: Lockout

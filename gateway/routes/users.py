@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from gateway import bodies, idempotency, responses
 from gateway.deps import Authenticated, AuthRoute, CachedRead, CachedReadOf, Svc, client_ip
+from gateway.errors import ApiError
 from servicekit.cachekeys import goals_key, insights_key, profile_key
 
 router = APIRouter(tags=["users"])
@@ -51,8 +52,16 @@ async def register(
 
 
 @router.post("/users/login", response_model=responses.LoginResponse, dependencies=[AuthRoute])
-async def login(body: bodies.LoginRequest, svc: Svc) -> responses.LoginResponse:
-    return await svc.clients.users.login(body)
+async def login(body: bodies.LoginRequest, request: Request, svc: Svc) -> responses.LoginResponse:
+    """Failed logins are limited per account and per address (429 with Retry-After)."""
+    ip = client_ip(request)
+    await svc.lockout.check(body.email, ip)
+    try:
+        return await svc.clients.users.login(body)
+    except ApiError as error:
+        if error.status == 401:
+            await svc.lockout.failed(body.email, ip)
+        raise
 
 
 @router.get("/users/{user_id}", response_model=responses.UserResponse)
