@@ -8,6 +8,8 @@ import json
 
 from servicekit.errors import FieldViolation, InvalidArgument
 
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -36,6 +38,10 @@ def decode(token: str) -> tuple[dt.datetime, str] | None:
         key = data["k"]
         if not isinstance(key, str) or at.tzinfo is None:
             raise ValueError("bad token")
-    except (ValueError, KeyError, TypeError) as exc:
+        # Only instants every store can hold: a token is the client's to alter.
+        at = at.astimezone(dt.UTC)
+        if not EARLIEST <= at < LATEST:
+            raise ValueError("bad token")
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise InvalidArgument([FieldViolation("page_token", "is not a valid page token")]) from exc
     return at, key
