@@ -1,4 +1,4 @@
-"""`python -m gateway` serves the REST API with uvicorn (uvloop, httptools)."""
+"""`python -m gateway` serves the REST API with uvicorn (uvloop, httptools; gateway.http)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
+from gateway.http import GatewayHttpProtocol
 from gateway.settings import GatewaySettings
 from servicekit.logs import configure_logging
 
@@ -38,7 +39,7 @@ def main() -> None:
         host=settings.http_host,
         port=settings.http_port,
         loop="uvloop",
-        http="httptools",
+        http=GatewayHttpProtocol,
         access_log=False,  # the request middleware logs every request, with its id
         log_config=None,
         # X-Forwarded-For moves a client's address only when it comes from a proxy named
