@@ -9,8 +9,9 @@ import sys
 from activity_service import rebuild
 from activity_service.server import build
 from activity_service.settings import ActivitySettings
+from servicekit.keys import MissingKeyError
 from servicekit.logs import configure_logging
-from servicekit.server import run
+from servicekit.server import exit_missing_key, run
 
 
 def main(argv: list[str]) -> None:
@@ -21,7 +22,12 @@ def main(argv: list[str]) -> None:
         return
     if argv[1:]:
         raise SystemExit("usage: python -m activity_service [rebuild]")
-    run(build(settings), settings)
+    configure_logging("activity_service", settings.log_level)
+    try:
+        service = build(settings)
+    except MissingKeyError as exc:
+        raise exit_missing_key("activity_service", exc) from None
+    run(service, settings)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from fitmesh.health.v1 import health_pb2 as hpb
 from fitmesh.health.v1 import health_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
-from servicekit import channels, pagination
+from servicekit import channels, pagination, servicetokens
 from servicekit.background import Background
 from servicekit.errors import NotFound, Violations
 from servicekit.protoenum import enum_name
@@ -265,6 +265,10 @@ class Resources:
         self.settings = settings
         self.store = Store(settings.mongodb_url, settings.mongodb_database)
         self.redis = aioredis.from_url(settings.redis_url, decode_responses=True)
+        # Made with the service, so a missing SERVICE_SIGNING_KEY stops it before it serves.
+        self.caller = servicetokens.Minter.from_setting(
+            servicetokens.ACTIVITY_SERVICE, settings.service_signing_key, settings.environment
+        )
         self._channel: grpc.aio.Channel | None = None
         self._recovery: Background | None = None
         self.workouts: Workouts | None = None
@@ -272,7 +276,7 @@ class Resources:
 
     async def start(self) -> None:
         await self.store.start()
-        self._channel = channels.scoring_channel(self.settings.scoring_service_addrs)
+        self._channel = channels.scoring_channel(self.settings.scoring_service_addrs, self.caller)
         scorer = Scorer(
             scoring_pb2_grpc.ScoringServiceStub(self._channel),
             self.settings.scoring_deadline_seconds,

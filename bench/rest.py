@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from bench import ladder
 from bench.seed import Account
 from bench.suite import Suite
-from bench.tools import Load, ghz, oha, percentile, ratio
+from bench.tools import Load, ghz, oha, percentile, ratio, service_token
 from servicekit import cachekeys
 
 # Shares of the mixed workload; workout writes are a start and its end (half each).
@@ -268,12 +268,13 @@ async def cache(suite: Suite, account: Account, count: int = 300) -> dict[str, A
     key = cachekeys.statistics_key(account.user_id)
     path = read_path("statistics", account.user_id)
     redis = aioredis.from_url(suite.redis.url)
+    cache = cachekeys.Generations(redis)  # the entry of the cache's current generation
 
     async def keep() -> None:
         return None
 
     async def drop() -> None:
-        await redis.delete(key)
+        await cache.forget(key)
 
     try:
         async with httpx.AsyncClient(base_url=suite.gateways[0].url, timeout=10) as client:
@@ -320,10 +321,17 @@ async def _versus(
     suite: Suite, account: Account, path: str, rpc: str, body: str, seconds: float
 ) -> dict[str, Any]:
     """The read through fitmesh's gateways (one oha process each) and through grpc-gateway
-    (as many oha processes), the same connections a side."""
+    (as many oha processes), the same connections a side. grpc-gateway passes the
+    Authorization header on as gRPC metadata: it carries the service token a service asks
+    for, as fitmesh's gateway sends one."""
     ours = await _closed([g.url + path for g in suite.gateways], seconds, headers=account.headers)
+    audience = {"user": "user_service", "activity": "activity_service"}[rpc.split(".")[1]]
     theirs = await _closed(
-        [f"{suite.peer_url}/{rpc}"] * len(suite.gateways), seconds, method="POST", body=body
+        [f"{suite.peer_url}/{rpc}"] * len(suite.gateways),
+        seconds,
+        headers={"Authorization": f"Bearer {service_token(audience)}"},
+        method="POST",
+        body=body,
     )
     share = ratio(ours["achieved_rps"], theirs["achieved_rps"])
     return {"share": share, "fitmesh": ours, "grpc_gateway": theirs}

@@ -72,6 +72,8 @@ def processes(offset: int) -> list[tuple[str, str, dict[str, str]]]:
                         # Only the gateways and the services themselves call a service:
                         # on a laptop its port is not for the network.
                         "GRPC_HOST": "127.0.0.1",
+                        # For grpcurl (the README's example); off unless turned on.
+                        "GRPC_REFLECTION": "true",
                         "GRPC_PORT": str(grpc_port + shift),
                         "METRICS_PORT": str(metrics_port + shift),
                     },

@@ -16,6 +16,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devstack.servers import ServerError, free_port
+from servicekit import keys, servicetokens
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +43,16 @@ async def wait_serving(address: str, proc: subprocess.Popen[bytes], timeout: flo
     raise ServerError(f"service at {address} not SERVING within {timeout:g}s")
 
 
+def channel(address: str, audience: str, caller: str | None = None) -> grpc.aio.Channel:
+    """A channel to a throwaway service whose calls carry a development service token, from
+    `caller` (by default one the service accepts), like the suite's own callers."""
+    minter = servicetokens.Minter(
+        caller or sorted(servicetokens.CALLERS[audience])[0],
+        keys.service_signing_key("", keys.DEVELOPMENT),
+    )
+    return grpc.aio.insecure_channel(address, interceptors=minter.interceptors(audience))
+
+
 @dataclass
 class ServiceProcess:
     module: str
@@ -49,6 +60,10 @@ class ServiceProcess:
     metrics_port: int
     proc: subprocess.Popen[bytes]
     log_path: Path
+
+    def channel(self, caller: str | None = None) -> grpc.aio.Channel:
+        """A channel whose calls carry a development service token for this service."""
+        return channel(self.address, self.module, caller)
 
     def terminate(self) -> None:
         if self.proc.poll() is None:

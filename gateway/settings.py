@@ -11,8 +11,8 @@ from servicekit import keys
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
-    # Only `development` may leave JWT_PUBLIC_KEY unset (the public half of the development
-    # pair in FITMESH_DEV_KEYS_DIR is then used); anywhere else the gateway refuses to start.
+    # Only `development` may leave JWT_PUBLIC_KEY and SERVICE_SIGNING_KEY unset (development
+    # keys from FITMESH_DEV_KEYS_DIR are then used); anywhere else the gateway refuses to start.
     environment: str = keys.PRODUCTION
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8000, ge=0, le=65535)
@@ -26,6 +26,9 @@ class GatewaySettings(BaseSettings):
     # Ed25519 public key (PEM, or a path to one) that verifies access tokens.
     jwt_public_key: str = Field(default="", validate_default=True)
     jwt_issuer: str = "fitmesh"
+    # Ed25519 private key (PEM, or a path to one) that signs the gateway's service tokens,
+    # which every backend call carries (servicekit.servicetokens).
+    service_signing_key: str = Field(default="", validate_default=True)
     # Deadline of one backend call, and of a whole request's backend work.
     backend_deadline_seconds: float = Field(default=3.0, gt=0)
     # Circuit breakers: open after this many backend faults within the window,
@@ -74,3 +77,11 @@ class GatewaySettings(BaseSettings):
             return value
         environment = info.data.get("environment", keys.PRODUCTION)
         return keys.verifying_key(value, environment).decode()
+
+    @field_validator("service_signing_key")
+    @classmethod
+    def _signing_key_or_development(cls, value: str, info: ValidationInfo) -> str:
+        if value:
+            return value
+        environment = info.data.get("environment", keys.PRODUCTION)
+        return keys.service_signing_key(value, environment).decode()

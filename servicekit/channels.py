@@ -1,5 +1,6 @@
 """The one place that dials a backend: round_robin over every replica, retries for
-UNAVAILABLE on idempotent methods (gRPC service config, not hand-written loops), keepalive."""
+UNAVAILABLE on idempotent methods (gRPC service config, not hand-written loops), keepalive,
+and the caller's service token on every call."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Mapping, Sequence
 
 import grpc
 
+from servicekit import servicetokens
 from servicekit.errors import Unavailable
+from servicekit.servicetokens import Minter
 
 # Calls are retried by gRPC itself only when they cannot have had an effect twice.
 # Four attempts: under load other calls move round_robin on between attempts, so a second
@@ -43,22 +46,61 @@ def target(addresses: str) -> str:
 Idempotent = Mapping[str, Sequence[str]]
 
 
+# A replica that takes calls but answers none (a wedged process whose connections still
+# answer pings) is taken out of round_robin by gRPC's outlier detection (gRFC A50): each
+# second, a replica that finished at least 5 calls and failed more than 85% of them
+# (deadline exceeded included) is ejected for 30 s, then tried again. Never more than half
+# of the replicas, and never the only one. Every status but OK counts as a failure, client
+# errors too, hence the high threshold. The success-rate algorithm is not used: between two
+# replicas it ejects on any difference or never, depending on stdevFactor.
+OUTLIER_DETECTION = {
+    "interval": "1s",
+    "baseEjectionTime": "30s",
+    "maxEjectionPercent": 50,
+    "failurePercentageEjection": {
+        "threshold": 85,
+        "enforcementPercentage": 100,
+        "minimumHosts": 2,
+        "requestVolume": 5,
+    },
+    "childPolicy": [{"round_robin": {}}],
+}
+
+
 def service_config(idempotent: Idempotent) -> str:
-    config: dict[str, object] = {"loadBalancingConfig": [{"round_robin": {}}]}
+    config: dict[str, object] = {
+        "loadBalancingConfig": [{"outlier_detection_experimental": OUTLIER_DETECTION}]
+    }
     names = [{"service": s, "method": m} for s, methods in idempotent.items() for m in methods]
     if names:
         config["methodConfig"] = [{"name": names, "retryPolicy": RETRY_POLICY}]
     return json.dumps(config)
 
 
-def connect(addresses: str, idempotent: Idempotent) -> grpc.aio.Channel:
+def connect(
+    addresses: str, idempotent: Idempotent, *, caller: Minter, audience: str
+) -> grpc.aio.Channel:
+    """Every call on the channel carries `caller`'s service token for `audience`, the
+    service it reaches (servicekit.servicetokens)."""
     return grpc.aio.insecure_channel(
         target(addresses),
+        interceptors=caller.interceptors(audience),
         options=[
             ("grpc.service_config", service_config(idempotent)),
             ("grpc.enable_retries", 1),
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_timeout_ms", 10_000),
+            # A replica that stops (SIGSTOP, a frozen VM, a dropped link) keeps its TCP
+            # connection open. A ping it leaves unanswered for 1 s closes the connection:
+            # the calls on it fail UNAVAILABLE, which idempotent ones retry on another
+            # replica within their deadline, and round_robin skips the replica until a new
+            # connection's handshake completes. Pings go out while calls flow (flow-control
+            # pings) and after 1 s without a byte from the replica during a call
+            # (keepalive); none on an idle connection, and at most two without data, which
+            # servers' default ping policy accepts. In grpcio 1.85 every ping's ack is
+            # timed by chttp2's grpc.http2.ping_timeout_ms (60 s by default):
+            # keepalive_timeout_ms alone left a stopped replica's connection open.
+            ("grpc.keepalive_time_ms", 1_000),
+            ("grpc.keepalive_timeout_ms", 1_000),
+            ("grpc.http2.ping_timeout_ms", 1_000),
             # Fail fast while no replica is reachable instead of queueing calls.
             ("grpc.initial_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 2_000),
@@ -76,5 +118,10 @@ SCORING_SERVICE = "fitmesh.scoring.v1.ScoringService"
 SCORING_METHODS = ("ScoreWorkout", "ScoreWeek", "EvaluateGoals", "RankInsights")
 
 
-def scoring_channel(addresses: str) -> grpc.aio.Channel:
-    return connect(addresses, {SCORING_SERVICE: SCORING_METHODS})
+def scoring_channel(addresses: str, caller: Minter) -> grpc.aio.Channel:
+    return connect(
+        addresses,
+        {SCORING_SERVICE: SCORING_METHODS},
+        caller=caller,
+        audience=servicetokens.SCORING_SERVICE,
+    )

@@ -1,7 +1,9 @@
 """Key material from configuration: a PEM given inline or as a path, Fernet keys as text.
-A key left unset is an error, except with ENVIRONMENT=development: there a development
-Ed25519 pair and Fernet key are made once in FITMESH_DEV_KEYS_DIR and shared by every local
-process (user_service signs with the pair, the gateway verifies with its public half)."""
+A key left unset is an error, except with ENVIRONMENT=development: there development
+Ed25519 pairs and a Fernet key are made once in FITMESH_DEV_KEYS_DIR and shared by every
+local process (user_service signs access tokens with one pair, the gateway verifies with
+its public half; every caller signs service tokens with the other, every service verifies
+them with its public half)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
+JWT_KEY_FILE = "jwt-ed25519.pem"
+SERVICE_KEY_FILE = "service-ed25519.pem"
 
 
 class MissingKeyError(ValueError):
@@ -43,6 +47,24 @@ def verifying_key(setting: str, environment: str) -> bytes:
     if environment == DEVELOPMENT:
         return public_from_private(dev_private_key())
     raise MissingKeyError("JWT_PUBLIC_KEY")
+
+
+def service_signing_key(setting: str, environment: str) -> bytes:
+    """SERVICE_SIGNING_KEY: the Ed25519 private key (PEM) that signs service tokens."""
+    if setting:
+        return read_pem(setting)
+    if environment == DEVELOPMENT:
+        return dev_private_key(SERVICE_KEY_FILE)
+    raise MissingKeyError("SERVICE_SIGNING_KEY")
+
+
+def service_verifying_key(setting: str, environment: str) -> bytes:
+    """SERVICE_VERIFY_KEY: the Ed25519 public key (PEM) that verifies service tokens."""
+    if setting:
+        return read_pem(setting)
+    if environment == DEVELOPMENT:
+        return public_from_private(dev_private_key(SERVICE_KEY_FILE))
+    raise MissingKeyError("SERVICE_VERIFY_KEY")
 
 
 def fernet_keys(setting: str, environment: str) -> list[bytes]:
@@ -82,13 +104,13 @@ def _create_once(path: Path, content: bytes) -> bytes:
     return path.read_bytes()
 
 
-def dev_private_key() -> bytes:
+def dev_private_key(name: str = JWT_KEY_FILE) -> bytes:
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    return _create_once(dev_keys_dir() / "jwt-ed25519.pem", pem)
+    return _create_once(dev_keys_dir() / name, pem)
 
 
 def public_from_private(private_pem: bytes) -> bytes:

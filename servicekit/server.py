@@ -1,5 +1,6 @@
-"""Run a grpc.aio server the one way every fitmesh service runs: health, reflection,
-interceptors, metrics endpoint, dependency probes and graceful shutdown on SIGTERM."""
+"""Run a grpc.aio server the one way every fitmesh service runs: health, reflection (when
+GRPC_REFLECTION is on), interceptors (a service token on every call but health checks),
+metrics endpoint, dependency probes and graceful shutdown on SIGTERM."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
-from servicekit import tracing
+from servicekit import servicetokens, tracing
 from servicekit.interceptors import ObservabilityInterceptor
+from servicekit.keys import MissingKeyError
 from servicekit.logs import configure_logging
 from servicekit.settings import ServiceSettings
 
@@ -53,14 +55,25 @@ class Service:
 
 
 class RunningServer:
-    """A started server; `stop` drains it the same way SIGTERM does."""
+    """A started server; `stop` drains it the same way SIGTERM does. Made without
+    SERVICE_VERIFY_KEY (outside development) it raises MissingKeyError."""
 
     def __init__(self, service: Service, settings: ServiceSettings) -> None:
         self.service = service
         self.settings = settings
         self.health = health.aio.HealthServicer()
+        verifier = servicetokens.Verifier.from_setting(
+            service.name, settings.service_verify_key, settings.environment
+        )
+        open_services = servicetokens.OPEN_SERVICES
+        if settings.grpc_reflection:
+            open_services |= servicetokens.REFLECTION_SERVICES
         self.server = grpc.aio.server(
-            interceptors=[*tracing.server_interceptors(), ObservabilityInterceptor()],
+            interceptors=[
+                *tracing.server_interceptors(),
+                ObservabilityInterceptor(),
+                servicetokens.ServerInterceptor(verifier, open_services),
+            ],
             options=[("grpc.max_receive_message_length", settings.grpc_max_message_bytes)],
         )
         self.port = 0
@@ -74,8 +87,9 @@ class RunningServer:
             await lifecycle.start()
         service.register(self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        names = (*service.full_names, health.SERVICE_NAME, reflection.SERVICE_NAME)
-        reflection.enable_server_reflection(names, self.server)
+        if settings.grpc_reflection:
+            names = (*service.full_names, health.SERVICE_NAME, reflection.SERVICE_NAME)
+            reflection.enable_server_reflection(names, self.server)
         self.port = self.server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         if self.port == 0:
             raise RuntimeError(f"cannot bind {settings.grpc_host}:{settings.grpc_port}")
@@ -126,18 +140,27 @@ async def serve(service: Service, settings: ServiceSettings) -> None:
     """Run until SIGTERM or SIGINT, then drain and return."""
     configure_logging(service.name, settings.log_level)
     tracing.configure(service.name, settings.otel_exporter_otlp_endpoint)
+    running = RunningServer(service, settings)  # first: a missing key stops it here
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    running = RunningServer(service, settings)
     await running.start()
     await stop.wait()
     await running.stop()
     tracing.shutdown()
 
 
+def exit_missing_key(name: str, exc: MissingKeyError) -> SystemExit:
+    """What a process does without a key: log it, and stop with a message naming it."""
+    structlog.get_logger(name).error("missing_key", variable=exc.variable)
+    return SystemExit(f"{name} cannot start: {exc}")
+
+
 def run(service: Service, settings: ServiceSettings) -> None:
-    asyncio.run(serve(service, settings))
+    try:
+        asyncio.run(serve(service, settings))
+    except MissingKeyError as exc:
+        raise exit_missing_key(service.name, exc) from None

@@ -5,12 +5,24 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from servicekit.keys import PRODUCTION
+
 
 class ServiceSettings(BaseSettings):
     """Base settings; each service subclasses it to set its own port defaults."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
+    # Only `development` may leave the keys unset (development keys are then made in
+    # FITMESH_DEV_KEYS_DIR); anywhere else serving refuses to start without them.
+    environment: str = PRODUCTION
+    # Ed25519 public key (PEM, or a path to one) that verifies the service tokens every
+    # internal call carries; and the private key that signs this service's own calls (only
+    # services that call another one need it).
+    service_verify_key: str = ""
+    service_signing_key: str = ""
+    # Server reflection (for grpcurl) is for development: off unless turned on.
+    grpc_reflection: bool = False
     grpc_host: str = "0.0.0.0"
     grpc_port: int = Field(default=50050, ge=0, le=65535)
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 disables the endpoint")

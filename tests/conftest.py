@@ -3,9 +3,10 @@ fitmesh's own services, each started once and shared; tests keep to their own da
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 
-import grpc
 import httpx
 import pytest
 import pytest_asyncio
@@ -16,6 +17,10 @@ from devstack.servers import Server, running, start_mongo, start_postgres, start
 from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from fitmesh.user.v1 import user_pb2_grpc
+
+# One development key directory for the whole run, set before anything starts: every service
+# process inherits it, and the tests mint the service tokens they call with from it.
+os.environ["FITMESH_DEV_KEYS_DIR"] = tempfile.mkdtemp(prefix="fitmesh-test-keys-")
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +58,8 @@ def mongo() -> Iterator[Server]:
 
 @pytest_asyncio.fixture(scope="session")
 async def scoring_service() -> AsyncIterator[services.ServiceProcess]:
-    service = await services.start("scoring_service")
+    # With reflection on, as `make run` has it: grpcurl lists its services.
+    service = await services.start("scoring_service", {"GRPC_REFLECTION": "true"})
     yield service
     service.stop()
 
@@ -62,7 +68,7 @@ async def scoring_service() -> AsyncIterator[services.ServiceProcess]:
 async def scoring_stub(
     scoring_service: services.ServiceProcess,
 ) -> AsyncIterator[scoring_pb2_grpc.ScoringServiceStub]:
-    async with grpc.aio.insecure_channel(scoring_service.address) as channel:
+    async with scoring_service.channel() as channel:
         yield scoring_pb2_grpc.ScoringServiceStub(channel)
 
 
@@ -79,8 +85,8 @@ def fresh_database(server: Server) -> str:
 
 
 @pytest.fixture(scope="session")
-def dev_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(tmp_path_factory.mktemp("dev-keys"))
+def dev_keys_dir() -> str:
+    return os.environ["FITMESH_DEV_KEYS_DIR"]
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +121,7 @@ async def user_service(
 async def user_stub(
     user_service: services.ServiceProcess,
 ) -> AsyncIterator[user_pb2_grpc.UserServiceStub]:
-    async with grpc.aio.insecure_channel(user_service.address) as channel:
+    async with user_service.channel() as channel:
         yield user_pb2_grpc.UserServiceStub(channel)
 
 
@@ -148,7 +154,7 @@ async def activity_service(
 async def activity_stub(
     activity_service: services.ServiceProcess,
 ) -> AsyncIterator[activity_pb2_grpc.ActivityServiceStub]:
-    async with grpc.aio.insecure_channel(activity_service.address) as channel:
+    async with activity_service.channel() as channel:
         yield activity_pb2_grpc.ActivityServiceStub(channel)
 
 

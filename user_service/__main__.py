@@ -8,9 +8,10 @@ import time
 import psycopg
 import structlog
 
+from servicekit import keys
 from servicekit.keys import MissingKeyError
 from servicekit.logs import configure_logging
-from servicekit.server import run
+from servicekit.server import exit_missing_key, run
 from user_service.migrate import migrate
 from user_service.server import build
 from user_service.settings import UserSettings
@@ -40,9 +41,9 @@ def main(argv: list[str]) -> None:
         raise SystemExit("usage: python -m user_service [migrate]")
     try:
         service = build(settings)  # before waiting for the database: a missing key is final
+        keys.service_verifying_key(settings.service_verify_key, settings.environment)
     except MissingKeyError as exc:
-        structlog.get_logger("user_service").error("missing_key", variable=exc.variable)
-        raise SystemExit(f"user_service cannot start: {exc}") from None
+        raise exit_missing_key("user_service", exc) from None
     migrate_when_reachable(settings)
     run(service, settings)
 

@@ -13,7 +13,7 @@ from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from fitmesh.user.v1 import user_pb2 as pb
 from fitmesh.user.v1 import user_pb2_grpc
-from servicekit import channels, pagination
+from servicekit import channels, pagination, servicetokens
 from servicekit.errors import NotFound, Unauthenticated, Violations
 from servicekit.protoenum import enum_name
 from servicekit.protofields import optional
@@ -280,12 +280,16 @@ class Resources:
         self.settings = settings
         self.store = Store(settings.database_url, settings.database_pool_size)
         self.redis = aioredis.from_url(settings.redis_url, decode_responses=True)
+        # Made with the service, so a missing SERVICE_SIGNING_KEY stops it before it serves.
+        self.caller = servicetokens.Minter.from_setting(
+            servicetokens.USER_SERVICE, settings.service_signing_key, settings.environment
+        )
         self._channel: grpc.aio.Channel | None = None
         self._consumer: GoalProgressConsumer | None = None
 
     async def start(self) -> None:
         await self.store.start()
-        self._channel = channels.scoring_channel(self.settings.scoring_service_addrs)
+        self._channel = channels.scoring_channel(self.settings.scoring_service_addrs, self.caller)
         scoring = scoring_pb2_grpc.ScoringServiceStub(self._channel)
         self._consumer = GoalProgressConsumer(self.store, self.redis, scoring, self.settings)
         await self._consumer.start()
@@ -300,17 +304,15 @@ class Resources:
 
 
 def build(settings: UserSettings) -> Service:
-    resources = Resources(settings)
-    servicer = UserServicer(
-        resources.store,
-        Tokens(
-            settings.jwt_private_key,
-            settings.jwt_issuer,
-            settings.access_token_ttl_seconds,
-            environment=settings.environment,
-        ),
-        Cipher(settings.encryption_keys, environment=settings.environment),
+    tokens = Tokens(
+        settings.jwt_private_key,
+        settings.jwt_issuer,
+        settings.access_token_ttl_seconds,
+        environment=settings.environment,
     )
+    cipher = Cipher(settings.encryption_keys, environment=settings.environment)
+    resources = Resources(settings)
+    servicer = UserServicer(resources.store, tokens, cipher)
     return Service(
         name="user_service",
         full_names=[pb.DESCRIPTOR.services_by_name["UserService"].full_name],

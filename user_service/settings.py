@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from servicekit.keys import PRODUCTION
 from servicekit.settings import ServiceSettings
 
 
 class UserSettings(ServiceSettings):
-    # Only `development` may leave JWT_PRIVATE_KEY and ENCRYPTION_KEYS unset (development
-    # keys are then made in FITMESH_DEV_KEYS_DIR); anywhere else serving refuses to start.
-    environment: str = PRODUCTION
+    # ENVIRONMENT (servicekit.settings) decides whether JWT_PRIVATE_KEY and ENCRYPTION_KEYS
+    # may be left unset, as it does for the service keys.
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=9101, ge=0, le=65535)
     database_url: str = "postgresql://postgres@127.0.0.1:5432/fitmesh"

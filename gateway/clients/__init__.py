@@ -13,8 +13,9 @@ from servicekit import channels
 
 class Clients:
     def __init__(self, settings: GatewaySettings) -> None:
-        # The gateway never calls scoring itself; the breaker guards what reaches it
-        # through the activity service, and readiness asks its health.
+        # The gateway never calls scoring itself (scoring does not accept its service
+        # token); the breaker guards what reaches it through the activity service, and
+        # readiness asks its grpc.health.v1, which is open.
         self.scoring = Backend(
             "scoring_service",
             settings.scoring_service_addrs,

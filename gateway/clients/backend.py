@@ -21,7 +21,7 @@ from gateway import context
 from gateway.breakers import make_breaker, retry_after
 from gateway.errors import ApiError, from_rpc_error, unavailable
 from gateway.settings import GatewaySettings
-from servicekit import channels
+from servicekit import channels, servicetokens
 from servicekit.status import unavailable_dependency
 
 T = TypeVar("T")
@@ -67,7 +67,11 @@ class Backend:
         readiness asks after) and the methods of each that gRPC may retry."""
         self.name = name
         self.service = next(iter(idempotent))
-        self.channel = channels.connect(addresses, idempotent)
+        # Every call carries the gateway's service token for this backend.
+        caller = servicetokens.Minter.from_setting(
+            servicetokens.GATEWAY, settings.service_signing_key, settings.environment
+        )
+        self.channel = channels.connect(addresses, idempotent, caller=caller, audience=name)
         self.deadline = settings.backend_deadline_seconds
         self._trial_in_flight = False
         self.breaker = make_breaker(

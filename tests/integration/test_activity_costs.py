@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import grpc
 import redis.asyncio as aioredis
 from pymongo import monitoring
 
@@ -82,7 +81,7 @@ async def test_an_end_is_one_read_and_four_writes(
     store = Store(mongo.url, f"costs_{uuid.uuid4().hex[:8]}", [listener])
     athlete = rules.Athlete(weight_kg=70)
     try:
-        async with grpc.aio.insecure_channel(scoring_service.address) as channel:
+        async with scoring_service.channel() as channel:
             scorer = Scorer(scoring_pb2_grpc.ScoringServiceStub(channel), 5.0)
             events = EventPublisher(redis, 10_000)
             workouts = Workouts(store, scorer, events, dt.timedelta(seconds=30))

@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-import grpc
 import redis.asyncio as aioredis
 
 from activity_service import history, recovery
@@ -103,7 +102,7 @@ async def test_recovery_finishes_what_a_crash_left_and_counts_once(
     unstored = await logged_until(store, 0)
     service = await services.start("activity_service", env)
     try:
-        async with grpc.aio.insecure_channel(service.address) as channel:
+        async with service.channel() as channel:
             stub = activity_pb2_grpc.ActivityServiceStub(channel)
 
             async def finished() -> bool:

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
@@ -190,7 +189,7 @@ async def test_rebuild_makes_the_read_model_of_older_workouts(
     service = await services.start("activity_service", env)
     redis = aioredis.from_url(redis_server.url, decode_responses=True)
     try:
-        async with grpc.aio.insecure_channel(service.address) as channel:
+        async with service.channel() as channel:
             stub = activity_pb2_grpc.ActivityServiceStub(channel)
             for user in (a, b):
                 listed: list[pb.Workout] = []

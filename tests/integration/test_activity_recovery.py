@@ -37,7 +37,7 @@ async def events_for(redis: aioredis.Redis, workout_ids: set[str]) -> list[str]:
 
 async def end_three_workouts(address: str, user_id: str) -> set[str]:
     ids = set()
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with services.channel(address, "activity_service") as channel:
         stub = activity_pb2_grpc.ActivityServiceStub(channel)
         for _ in range(3):
             started = await stub.StartWorkout(
@@ -70,7 +70,7 @@ async def test_crash_between_write_and_publish_still_yields_the_event(
     restarted = await services.start("activity_service", own_env)
     try:
         await wait_for(lambda: _all_published(redis, ids))
-        async with grpc.aio.insecure_channel(restarted.address) as channel:
+        async with restarted.channel() as channel:
             stub = activity_pb2_grpc.ActivityServiceStub(channel)
             stats = await stub.GetStatistics(pb.GetStatisticsRequest(user_id=user_id), timeout=10)
             assert stats.statistics.total_workouts == 3
@@ -93,7 +93,7 @@ async def test_workout_ends_while_scoring_is_down_and_is_scored_when_it_returns(
     )
     user_id = str(uuid.uuid4())
     try:
-        async with grpc.aio.insecure_channel(service.address) as channel:
+        async with service.channel() as channel:
             stub = activity_pb2_grpc.ActivityServiceStub(channel)
             scoring.kill()
             started = await stub.StartWorkout(
@@ -154,7 +154,7 @@ async def test_health_follows_mongodb(own_env: dict[str, str], own_mongo: Server
         assert await status_is(SERVING)
         await asyncio.to_thread(own_mongo.stop)
         await wait_for(lambda: status_is(NOT_SERVING), timeout=15)
-        async with grpc.aio.insecure_channel(service.address) as channel:
+        async with service.channel() as channel:
             stub = activity_pb2_grpc.ActivityServiceStub(channel)
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await stub.GetStatistics(pb.GetStatisticsRequest(user_id="someone"), timeout=10)

@@ -44,7 +44,7 @@ WATER = hpb.METRIC_TYPE_WATER_ML
 
 @pytest_asyncio.fixture(scope="session")
 async def health(activity_service: services.ServiceProcess) -> AsyncIterator[Health]:
-    async with grpc.aio.insecure_channel(activity_service.address) as channel:
+    async with activity_service.channel() as channel:
         yield Health(channel)
 
 
@@ -133,7 +133,7 @@ async def test_record_metrics_fails_unavailable_without_redis_but_keeps_the_samp
     user_id = str(uuid.uuid4())
     batch = [sample(STEPS, 3000, earlier_today(5), "kept")]
     try:
-        async with grpc.aio.insecure_channel(service.address) as channel:
+        async with service.channel() as channel:
             stub = Health(channel)
             await asyncio.to_thread(own_redis.stop)
             failed = await rpc_error(record(stub, user_id, *batch))

@@ -131,7 +131,7 @@ async def test_entry_left_pending_by_a_crashed_consumer_is_claimed_once(
 ) -> None:
     group = own_service["CONSUMER_GROUP"]
     first = await services.start("user_service", own_service)
-    async with grpc.aio.insecure_channel(first.address) as channel:
+    async with first.channel() as channel:
         stub = user_pb2_grpc.UserServiceStub(channel)
         user = await register(stub)
         count = await goal(stub, user.user_id, spb.GOAL_TYPE_WORKOUTS_COUNT, 5)
@@ -150,7 +150,7 @@ async def test_entry_left_pending_by_a_crashed_consumer_is_claimed_once(
     second = await services.start("user_service", own_service)
     try:
         await wait_for(lambda: consumed(redis, group))
-        async with grpc.aio.insecure_channel(second.address) as channel:
+        async with second.channel() as channel:
             stub = user_pb2_grpc.UserServiceStub(channel)
             assert (await progress(stub, user.user_id, count.goal_id)).current_progress == 1
     finally:
@@ -162,7 +162,7 @@ async def test_consumer_killed_mid_stream_loses_and_doubles_nothing(
 ) -> None:
     group, total = own_service["CONSUMER_GROUP"], 150
     service = await services.start("user_service", own_service)
-    channel = grpc.aio.insecure_channel(service.address)
+    channel = service.channel()
     stub = user_pb2_grpc.UserServiceStub(channel)
     user = await register(stub)
     count = await goal(stub, user.user_id, spb.GOAL_TYPE_WORKOUTS_COUNT, total)
@@ -182,7 +182,7 @@ async def test_consumer_killed_mid_stream_loses_and_doubles_nothing(
     restarted = await services.start("user_service", own_service)
     try:
         await wait_for(lambda: consumed(redis, group), timeout=60)
-        async with grpc.aio.insecure_channel(restarted.address) as channel:
+        async with restarted.channel() as channel:
             stub = user_pb2_grpc.UserServiceStub(channel)
             final = await progress(stub, user.user_id, count.goal_id)
             assert (final.current_progress, final.status) == (total, spb.GOAL_STATUS_ACHIEVED)
@@ -222,7 +222,7 @@ async def test_database_restart_loses_no_acknowledged_write(
                     await asyncio.sleep(0.05)
 
         try:
-            async with grpc.aio.insecure_channel(service.address) as channel:
+            async with service.channel() as channel:
                 stub = user_pb2_grpc.UserServiceStub(channel)
                 writers = [asyncio.create_task(writer(stub)) for _ in range(4)]
                 await asyncio.sleep(1.0)

@@ -10,6 +10,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devstack import services
 from fitmesh.scoring.v1 import scoring_pb2 as pb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from scoring_service.server import ScoringServicer
@@ -40,17 +41,21 @@ class Flag:
 async def test_in_flight_call_finishes_during_shutdown() -> None:
     slow = SlowScoring()
     service = Service(
-        name="slow",
+        name="scoring_service",
         full_names=["fitmesh.scoring.v1.ScoringService"],
         register=lambda server: scoring_pb2_grpc.add_ScoringServiceServicer_to_server(slow, server),
     )
     settings = ServiceSettings(
-        grpc_host="127.0.0.1", grpc_port=0, shutdown_drain_seconds=0.3, shutdown_grace_seconds=5
+        environment="development",  # the development service keys (conftest)
+        grpc_host="127.0.0.1",
+        grpc_port=0,
+        shutdown_drain_seconds=0.3,
+        shutdown_grace_seconds=5,
     )
     running = RunningServer(service, settings)
     await running.start()
     address = f"127.0.0.1:{running.port}"
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with services.channel(address, "scoring_service") as channel:
         stub = scoring_pb2_grpc.ScoringServiceStub(channel)
         health = health_pb2_grpc.HealthStub(channel)
         call = asyncio.ensure_future(
@@ -67,7 +72,7 @@ async def test_in_flight_call_finishes_during_shutdown() -> None:
         reply = await call
         assert reply.score.intensity_minutes == 20
         await stopping
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with services.channel(address, "scoring_service") as channel:
         stub = scoring_pb2_grpc.ScoringServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.ScoreWorkout(pb.ScoreWorkoutRequest(), timeout=1)
@@ -77,7 +82,7 @@ async def test_in_flight_call_finishes_during_shutdown() -> None:
 async def test_health_follows_dependency_probes() -> None:
     flag = Flag()
     service = Service(
-        name="probed",
+        name="scoring_service",
         full_names=["fitmesh.scoring.v1.ScoringService"],
         register=lambda server: scoring_pb2_grpc.add_ScoringServiceServicer_to_server(
             ScoringServicer(), server
@@ -85,7 +90,11 @@ async def test_health_follows_dependency_probes() -> None:
         probes=[flag],
     )
     settings = ServiceSettings(
-        grpc_host="127.0.0.1", grpc_port=0, health_probe_seconds=0.1, shutdown_drain_seconds=0
+        environment="development",
+        grpc_host="127.0.0.1",
+        grpc_port=0,
+        health_probe_seconds=0.1,
+        shutdown_drain_seconds=0,
     )
     running = RunningServer(service, settings)
     await running.start()

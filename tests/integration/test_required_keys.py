@@ -10,13 +10,22 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from devstack.servers import free_port
+from servicekit import keys
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-KEYS = ("ENVIRONMENT", "JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY", "ENCRYPTION_KEYS")
+KEYS = (
+    "ENVIRONMENT",
+    "JWT_PRIVATE_KEY",
+    "JWT_PUBLIC_KEY",
+    "ENCRYPTION_KEYS",
+    "SERVICE_SIGNING_KEY",
+    "SERVICE_VERIFY_KEY",
+)
 
 
 def start(module: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -69,4 +78,52 @@ def test_the_gateway_refuses_to_start_without_its_public_key(tmp_path: Path) -> 
     ran = start("gateway", tmp_path)
     assert ran.returncode != 0
     assert "JWT_PUBLIC_KEY is not set" in ran.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def private_pem() -> str:
+    return (
+        Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+
+
+def test_the_user_service_refuses_to_start_without_its_service_keys(tmp_path: Path) -> None:
+    user_keys = {
+        "JWT_PRIVATE_KEY": private_pem(),
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
+    ran = start("user_service", tmp_path, **user_keys)
+    assert ran.returncode != 0
+    assert "SERVICE_SIGNING_KEY is not set" in ran.stderr
+    ran = start("user_service", tmp_path, **user_keys, SERVICE_SIGNING_KEY=private_pem())
+    assert ran.returncode != 0
+    assert "SERVICE_VERIFY_KEY is not set" in ran.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "variable"),
+    [("scoring_service", "SERVICE_VERIFY_KEY"), ("activity_service", "SERVICE_SIGNING_KEY")],
+)
+def test_a_service_refuses_to_start_without_its_service_key(
+    tmp_path: Path, module: str, variable: str
+) -> None:
+    ran = start(module, tmp_path)
+    assert ran.returncode != 0
+    assert f"{variable} is not set" in ran.stderr
+    assert f'"variable": "{variable}"' in ran.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_gateway_refuses_to_start_without_its_service_signing_key(tmp_path: Path) -> None:
+    public = keys.public_from_private(private_pem().encode()).decode()
+    ran = start("gateway", tmp_path, JWT_PUBLIC_KEY=public)
+    assert ran.returncode != 0
+    assert "SERVICE_SIGNING_KEY is not set" in ran.stderr
     assert list(tmp_path.iterdir()) == []

@@ -255,10 +255,20 @@ def test_reflection_lists_services_for_grpcurl(scoring_service: services.Service
     ).stdout.split()
     assert "fitmesh.scoring.v1.ScoringService" in listed
     assert "grpc.health.v1.Health" in listed
+    # Calls need a service token (reflection does not): the README's way of making one.
+    token = subprocess.run(
+        [sys.executable, "-m", "servicekit.servicetokens", "scoring_service"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.strip()
     reply = subprocess.run(
         [
             grpcurl,
             "-plaintext",
+            "-H",
+            f"authorization: Bearer {token}",
             "-d",
             '{"workout_type":"WORKOUT_TYPE_HIIT","duration_seconds":600}',
             scoring_service.address,
