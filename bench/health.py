@@ -26,7 +26,7 @@ from bench import seed
 from bench.seed import Account
 from bench.suite import Suite
 from bench.tools import percentile
-from servicekit.cachekeys import health_key
+from servicekit.cachekeys import Generations, health_key
 
 METRICS = "/api/v1/health-metrics/"
 RATE = 5.0  # batches a second
@@ -235,12 +235,13 @@ async def summary_reads(suite: Suite, account: Account, count: int = READS) -> d
     path = summary_path(account.user_id)
     key = health_key(account.user_id)
     redis = aioredis.from_url(suite.redis.url)
+    cache = Generations(redis)  # the entry of the cache's current generation
 
     async def keep() -> None:
         return None
 
     async def drop() -> None:
-        await redis.delete(key)
+        await cache.forget(key)
 
     try:
         async with httpx.AsyncClient(base_url=suite.gateways[0].url, timeout=30) as client:

@@ -3,17 +3,27 @@
 --
 -- Each limit is a sliding window counter of the `limits` library, on its keys and with its
 -- arithmetic (acquire_sliding_window.lua, then sliding_window.lua, in one step).
--- KEYS: per limit its previous and current window keys; then the cache key, if any.
+-- The cached answer is the entry of the cache's current generation: its key is the entry's
+-- name and the generation (servicekit.cachekeys, whose `generation` function precedes this
+-- script), composed here so the read stays in this one round trip.
+-- KEYS: per limit its previous and current window keys; then, for a cached read, the
+-- generation key and the entry's name.
 -- ARGV[1]: per limit its amount and expiry in seconds, all separated by spaces;
--- ARGV[2]: the cache hash field ('' for a plain string key), when a cache key was given.
+-- ARGV[2]: the cache hash field ('' for a plain string key), when a cached read is asked;
+-- ARGV[3]: '1' when this replica owes the cache a new generation: moved on before anything.
 -- Returns one {allowed, previous count, previous pttl, current count, current pttl} per
--- limit applied, then the cached value or false.
+-- limit applied, then the cached value or false, then the generation read or false.
 
 local spec = {}
 for word in string.gmatch(ARGV[1], '%S+') do
   spec[#spec + 1] = tonumber(word)
 end
 local n = #spec / 2
+local reading = #KEYS > 2 * n
+local current_generation = false
+if reading then
+  current_generation = generation(KEYS[2 * n + 1], ARGV[3] == '1')
+end
 local out = {}
 for i = 1, n do
   local previous_key, current_key = KEYS[2 * i - 1], KEYS[2 * i]
@@ -45,18 +55,20 @@ for i = 1, n do
   out[i] = {allowed and 1 or 0, previous_count, previous_ttl, current_count, current_ttl}
   if not allowed then
     out[i + 1] = false
+    out[i + 2] = current_generation
     return out
   end
 end
 
 local cached = false
-if #KEYS > 2 * n then
-  local field = ARGV[2]
-  if field == '' then
-    cached = redis.call('get', KEYS[2 * n + 1])
+if reading then
+  local key = KEYS[2 * n + 2] .. ':g' .. current_generation
+  if ARGV[2] == '' then
+    cached = redis.call('get', key)
   else
-    cached = redis.call('hget', KEYS[2 * n + 1], field)
+    cached = redis.call('hget', key, ARGV[2])
   end
 end
 out[n + 1] = cached
+out[n + 2] = current_generation
 return out

@@ -4,7 +4,12 @@ checked and counted, and the cached answer (if the route has one) is read, by on
 The limits are the `limits` library's sliding window counters, over the same keys and with
 the same arithmetic (the script runs its acquire and window reads for each limit in turn);
 the library itself needs two round trips per limit, and a cached read would pay four. While
-Redis is unreachable each replica limits on its own, in memory, through the library."""
+Redis is unreachable each replica limits on its own, in memory, through the library.
+
+A cached read is of the cache's current generation (servicekit.cachekeys): the script reads
+the generation and the entry under it, and moves the generation on first when this replica
+owes one (gateway.cache: a forget of its failed, or Redis was away), so what it reads after
+an outage was written after."""
 
 from __future__ import annotations
 
@@ -22,7 +27,10 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.exceptions import RedisError
 
-SCRIPT = (Path(__file__).parent / "admission.lua").read_text()
+from gateway.cache import Debt, connection_lost
+from servicekit.cachekeys import GENERATION, GENERATION_LUA
+
+SCRIPT = GENERATION_LUA + (Path(__file__).parent / "admission.lua").read_text()
 PREFIX = "fitmesh:ratelimit"
 
 
@@ -93,17 +101,22 @@ class Limit:
 
 @dataclass(frozen=True, slots=True)
 class CacheRead:
-    key: str
+    """The entry a cached read asks for: its name (servicekit.cachekeys), and the field when
+    the entry is a hash."""
+
+    name: str
     field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Admission:
     """The limits applied, in order (the first refusal stops the rest), and the cached
-    answer when every limit allowed the request and one was asked for."""
+    answer when every limit allowed the request and one was asked for, with the cache
+    generation it was read in (None when Redis did not answer: nothing is to be stored)."""
 
     verdicts: tuple[Verdict, ...]
-    cached: bytes | None
+    cached: bytes | None = None
+    generation: str | None = None
 
     @property
     def refused(self) -> Verdict | None:
@@ -124,9 +137,11 @@ class Admitter:
         auth: str,
         breaker: pybreaker.CircuitBreaker,
         timeout: float,
+        debt: Debt,
     ) -> None:
         self.script = redis.register_script(SCRIPT)
         self.timeout = timeout
+        self.debt = debt
         self.local = SlidingWindowCounterRateLimiter(MemoryStorage())
         self.breaker = breaker
         self.ip, self.user, self.auth = Rule(ip), Rule(user), Rule(auth)
@@ -136,19 +151,27 @@ class Admitter:
             with self.breaker.calling():
                 async with asyncio.timeout(self.timeout):
                     return await self._shared(limits, cache)
-        except (pybreaker.CircuitBreakerError, RedisError, OSError, TimeoutError):
-            return Admission(await self._local(limits), None)
+        except (pybreaker.CircuitBreakerError, RedisError, OSError, TimeoutError) as exc:
+            if connection_lost(exc):
+                self.debt.owe()
+            return Admission(await self._local(limits))
 
     async def _shared(self, limits: list[Limit], cache: CacheRead | None) -> Admission:
         keys: list[str] = []
         for limit in limits:
             keys += limit.rule.keys(limit.identity)
-        if cache is not None:
-            keys.append(cache.key)
         spec = " ".join(limit.rule.spec for limit in limits)
-        args = [spec, cache.field or ""] if cache is not None else [spec]
+        args = [spec]
+        owed = 0
+        if cache is not None:
+            # Owed: this reply settles the failures counted before it was sent, no later one.
+            owed = self.debt.owed
+            keys += [GENERATION, cache.name]
+            args += [cache.field or "", "1" if owed else ""]
         reply: list[Any] = await self.script(keys=keys, args=args)
-        *windows, cached = reply
+        if owed:
+            self.debt.settle(owed)
+        *windows, cached, generation = reply
         verdicts = tuple(
             Verdict.from_window(
                 limit.rule.item,
@@ -162,7 +185,9 @@ class Admitter:
                 limits, windows, strict=False
             )
         )
-        return Admission(verdicts, cached or None)
+        if isinstance(generation, bytes):
+            generation = generation.decode()
+        return Admission(verdicts, cached or None, generation or None)
 
     async def _local(self, limits: list[Limit]) -> tuple[Verdict, ...]:
         verdicts: list[Verdict] = []

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from gateway import errors
 from gateway.admission import Admitter
 from gateway.auth import Verifier
-from gateway.cache import Cache, redis_breaker
+from gateway.cache import Cache, Restarts, redis_breaker
 from gateway.clients import Clients
 from gateway.groups import GroupSessions
 from gateway.hub import Hub
@@ -46,8 +46,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # The request path's client: bytes in and out (cached answers go on the wire as they
         # are). Its calls are bounded by the cache and admission (asyncio.timeout); a socket
         # timeout would cost a task per command.
+        # Each new connection checks for a restarted Redis (gateway.cache.Restarts).
         redis = aioredis.from_url(
-            settings.redis_url, socket_connect_timeout=settings.redis_timeout_seconds
+            settings.redis_url,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+            redis_connect_func=Restarts().on_connect,
         )
         breaker = redis_breaker(
             settings.breaker_failures,
@@ -62,11 +65,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         live = Live(
             GroupSessions(stream_redis), hub, clients.activity, settings.group_recent_messages
         )
+        cache = Cache(redis, breaker, settings.redis_timeout_seconds)
         app.state.services = Services(
             settings=settings,
             clients=clients,
             redis=redis,
-            cache=Cache(redis, breaker, settings.redis_timeout_seconds),
+            cache=cache,
             admitter=Admitter(
                 redis,
                 settings.rate_limit_ip,
@@ -74,6 +78,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 settings.rate_limit_auth,
                 breaker,
                 settings.redis_timeout_seconds,
+                cache.debt,
             ),
             verifier=Verifier(settings.jwt_public_key, settings.jwt_issuer),
             live=live,
@@ -86,13 +91,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 settings.redis_timeout_seconds,
             ),
         )
-        invalidator = CacheInvalidator(stream_redis)
+        invalidator = CacheInvalidator(stream_redis, cache)
         invalidator.start()
         sweeper = asyncio.create_task(live.sweep_forever(settings.group_idle_seconds))
+        debts = asyncio.create_task(cache.pay_debts())
         try:
             yield
         finally:
             sweeper.cancel()
+            debts.cancel()
             await hub.stop()
             await invalidator.stop()
             await clients.close()

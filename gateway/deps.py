@@ -130,24 +130,25 @@ class CachedRead:
     caller: Caller
     kind: str
     entry: CacheRead
-    hit: bytes | None
+    admission: Admission
     svc: Services
 
     async def answer(self, load: Callable[[], Awaitable[BaseModel]]) -> Response:
         """The cached bytes as they are, or the loaded answer, cached (for the lifetime the
-        settings give this kind) as the bytes sent."""
-        body = self.hit
+        settings give this kind, in the generation the read found) as the bytes sent."""
+        body, generation = self.admission.cached, self.admission.generation
         LOOKUPS.labels(self.kind, "hit" if body is not None else "miss").inc()
         if body is None:
             body = (await load()).model_dump_json().encode()
-            ttl = getattr(self.svc.settings, f"cache_{self.kind}_seconds")
-            await self.svc.cache.put(self.entry.key, body, ttl, self.entry.field)
+            if generation is not None:  # else Redis did not answer the read
+                ttl = getattr(self.svc.settings, f"cache_{self.kind}_seconds")
+                await self.svc.cache.put(self.entry.name, generation, body, ttl, self.entry.field)
         return Response(body, media_type="application/json")
 
 
 class CachedReadOf(Bearer):
-    """A caller, admitted, with the cached answer under `key(user)` (and `field(request)`
-    of that hash) read in the same round trip."""
+    """A caller, admitted, with the cached answer of the entry `key(user)` (and
+    `field(request)` of that hash) read in the same round trip."""
 
     def __init__(
         self, kind: str, key: Callable[[str], str], field: Callable[[Request], str] | None = None
@@ -162,4 +163,4 @@ class CachedReadOf(Bearer):
             raise verified
         entry = CacheRead(self.key(verified.user_id), self.field(request) if self.field else None)
         admission = await _admit(svc, limits, entry)
-        return CachedRead(verified, self.kind, entry, admission.cached, svc)
+        return CachedRead(verified, self.kind, entry, admission, svc)

@@ -67,7 +67,7 @@ async def once(
     try:
         body = (await handler()).model_dump_json().encode()
     except BaseException:
-        await cache.forget(slot)  # a failed attempt may be retried with the same key
+        await cache.delete(slot)  # a failed attempt may be retried with the same key
         raise
     record = {"status": status, "body": body.decode(), "fingerprint": fingerprint}
 

@@ -1,6 +1,8 @@
 """Forgets cached statistics, goals and insights when a workout completes anywhere (workouts scored
 late, workouts ended by another replica). Every gateway replica is a consumer of one
-group, so each event is handled once for the shared cache."""
+group, so each event is handled once for the shared cache. A forget goes through the
+replica's cache: when it fails, the replica owes a new cache generation (gateway.cache), so
+the event is acknowledged all the same and nothing stale outlives Redis's return."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError, ResponseError
 
+from gateway.cache import Cache
 from servicekit.background import Background
 from servicekit.cachekeys import goals_key, insights_key, statistics_key
 from servicekit.events import WORKOUTS_STREAM
@@ -22,8 +25,9 @@ GROUP = "gateway-cache"
 
 
 class CacheInvalidator:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, cache: Cache) -> None:
         self.redis = redis
+        self.cache = cache
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self._loop = Background(self._run)
 
@@ -68,5 +72,5 @@ class CacheInvalidator:
         users = {fields.get("user_id") for _, fields in entries if fields}
         keys = [k for u in users if u for k in (statistics_key(u), goals_key(u), insights_key(u))]
         if keys:
-            await self.redis.delete(*keys)
+            await self.cache.forget(*keys)
         await self.redis.xack(WORKOUTS_STREAM, GROUP, *[entry_id for entry_id, _ in entries])

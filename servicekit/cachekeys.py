@@ -1,7 +1,72 @@
-"""Keys of the gateway's shared Redis cache. Services that change a user's data outside a
-gateway request (goal progress from events) delete the key, so no reader sees it stale."""
+"""Names of the gateway's shared Redis cache entries, and the cache's generation.
+
+An entry's Redis key is its name and the current generation (`entry_key`); the generation
+is a number kept in Redis under `GENERATION`. Moving it on (`Generations.bump`) makes every
+entry written before unreachable at once (they expire by their lifetimes), which is how a
+forget that could not reach Redis is made good once Redis is back: the process that failed
+to forget bumps before anything else. Services that change a user's data outside a gateway
+request (goal progress from events) forget the entry with `Generations.forget`, which reads
+the generation and deletes in one round trip; when that fails they bump too."""
 
 from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+GENERATION = "fitmesh:cache:generation"
+
+# The generation in a script's own step: moved on when asked (INCR), or started when Redis
+# has none, from its clock in seconds, so a Redis that lost its data never comes back to a
+# number it handed out before (a put still on its way may carry one). A prelude of the
+# scripts that use it (this module's, the gateway's admission).
+GENERATION_LUA = """
+local function generation(key, bump)
+  local current = redis.call('get', key)
+  if not current then
+    current = redis.call('time')[1]
+    redis.call('set', key, current)
+  elseif bump then
+    current = tostring(redis.call('incr', key))
+  end
+  return current
+end
+"""
+
+# KEYS[1]: the generation; KEYS[2..]: entry names. Without a generation there is no entry.
+FORGET_LUA = """
+local current = redis.call('get', KEYS[1])
+if not current then
+  return 0
+end
+local keys = {}
+for i = 2, #KEYS do
+  keys[#keys + 1] = KEYS[i] .. ':g' .. current
+end
+return redis.call('del', unpack(keys))
+"""
+
+BUMP_LUA = GENERATION_LUA + "return generation(KEYS[1], true)\n"
+
+
+def entry_key(name: str, generation: str) -> str:
+    """The Redis key of an entry in a generation (the Lua scripts compose the same)."""
+    return f"{name}:g{generation}"
+
+
+class Generations:
+    """Forget entries of the current generation, or move the generation on, on one client
+    (one round trip each)."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._forget = redis.register_script(FORGET_LUA)
+        self._bump = redis.register_script(BUMP_LUA)
+
+    async def forget(self, *names: str) -> None:
+        await self._forget(keys=[GENERATION, *names])
+
+    async def bump(self) -> str:
+        """Move the generation on: every entry cached so far is unreachable."""
+        generation = await self._bump(keys=[GENERATION])
+        return generation.decode() if isinstance(generation, bytes) else str(generation)
 
 
 def profile_key(user_id: str) -> str:

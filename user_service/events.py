@@ -8,7 +8,9 @@ late one changes nothing either. Either way the goals are read FOR UPDATE and on
 active, so a goal turns achieved once, and its alert row is unique per goal. The stream
 entry is acknowledged only after the commit; entries a crashed consumer left pending are
 claimed after an idle timeout. Goal alerts go through an outbox: the notification row is
-written in the same transaction and published to Redis afterwards, then marked published."""
+written in the same transaction and published to Redis afterwards, then marked published.
+Moved goals forget the gateway's cached goals; when that cannot reach Redis, the next step
+moves the cache to a new generation before anything else (servicekit.cachekeys)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from redis.exceptions import RedisError, ResponseError
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from servicekit.background import Background
-from servicekit.cachekeys import goals_key
+from servicekit.cachekeys import Generations, goals_key
 from servicekit.events import (
     HEALTH_STREAM,
     WORKOUTS_STREAM,
@@ -63,6 +65,8 @@ class GoalProgressConsumer:
     ) -> None:
         self.store, self.redis, self.scoring, self.settings = store, redis, scoring, settings
         self.consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+        self.cache = Generations(redis)
+        self.owes_generation = False
         self._loop = Background(self._run)
 
     async def start(self) -> None:
@@ -97,6 +101,10 @@ class GoalProgressConsumer:
                     raise
 
     async def step(self) -> None:
+        if self.owes_generation:
+            await self.cache.bump()
+            self.owes_generation = False
+            log.info("cache_generation_moved")
         entries = await self._claimed() or await self._read_new()
         for stream, entry_id, fields in entries:
             await self.handle(stream, entry_id, fields)
@@ -150,9 +158,11 @@ class GoalProgressConsumer:
 
     async def _forget_cached_goals(self, user_id: str) -> None:
         try:
-            await self.redis.delete(goals_key(user_id))
-        except RedisError:  # the key's TTL bounds how long a reader can see old progress
+            await self.cache.forget(goals_key(user_id))
+        except (RedisError, OSError):
+            # The event is applied, so a redelivery would not forget again: the debt does.
             log.warning("goals_cache_invalidation_failed", user_id=user_id)
+            self.owes_generation = True
 
     async def apply(self, event: WorkoutCompleted, user_id: uuid.UUID) -> bool:
         async with self.store.transaction() as conn:
