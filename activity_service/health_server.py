@@ -99,7 +99,8 @@ class HealthServicer(health_pb2_grpc.HealthServiceServicer):
         v.raise_if_any()
         docs = [metrics.sample_doc(request.user_id, s, at) for s in samples]
         stored = await metrics.record(self.store, docs)
-        await self._publish_day_totals(request.user_id, [doc for doc, _ in stored])
+        days = await metrics.roll_up(self.store, request.user_id, (doc for doc, _ in stored))
+        await self._publish_day_totals(request.user_id, days)
         return hpb.RecordMetricsResponse(
             metrics=[
                 hpb.RecordedMetric(metric=metric_proto(doc), duplicate=repeated)
@@ -107,13 +108,12 @@ class HealthServicer(health_pb2_grpc.HealthServiceServicer):
             ]
         )
 
-    async def _publish_day_totals(self, user_id: str, stored: list[Doc]) -> None:
-        """The new totals of the days the batch touched; a batch of duplicates too, so a
-        retry after a failed publish publishes them."""
-        days = metrics.touched_days(stored, DAY_TOTAL_METRICS)
-        await self.events.publish_day_totals(
-            user_id, await metrics.day_totals(self.store, user_id, days)
-        )
+    async def _publish_day_totals(
+        self, user_id: str, days: dict[metrics.DayKey, metrics.Day]
+    ) -> None:
+        """The new totals of the days the batch touched, as just rolled up; a batch of
+        duplicates too, so a retry after a failed publish publishes them."""
+        await self.events.publish_day_totals(user_id, metrics.day_totals(days, DAY_TOTAL_METRICS))
 
     async def GetMetric(
         self, request: hpb.GetMetricRequest, context: Context
@@ -150,12 +150,12 @@ class HealthServicer(health_pb2_grpc.HealthServiceServicer):
         kind = known_type(v, "metric_type", request.metric_type, required=False)
         v.check_range("days", request.days, 1, MAX_SUMMARY_DAYS)
         v.raise_if_any()
-        until = now()
-        since = until - dt.timedelta(days=request.days)
-        found = await metrics.summarize(self.store, request.user_id, kind, since, until)
+        at = now()
+        since, end = metrics.last_days(at, request.days)
+        found = await metrics.summarize(self.store, request.user_id, kind, since, end)
         return hpb.SummarizeMetricsResponse(
             since=timestamp(since),
-            until=timestamp(until),
+            until=timestamp(at),
             summaries=[summary_proto(s) for s in found],
         )
 

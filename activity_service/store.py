@@ -22,7 +22,11 @@ unique `_id` is atomic on both servers, and an insert checks it with the index):
   ranges of time on their indexes (metrics.py, meals.py), so on MongoDB a read touches
   the documents it returns, while FerretDB 1.x on SQLite decodes the collection for it.
   Buckets by `_id` would read less there but lose samples: two devices syncing one day
-  would update one bucket at once."""
+  would update one bucket at once.
+- `metric_days`: each (user, type, UTC day)'s figures, one inserted version per
+  recomputation, never updated, read by equality on user, day and type (metrics.py):
+  summaries, series, insights and day totals read these, not the samples; only a page
+  of samples is still a range."""
 
 from __future__ import annotations
 
@@ -80,6 +84,7 @@ class Store:
         self.group_sessions = self.db["group_sessions"]
         self.metrics = self.db["metrics"]
         self.meals = self.db["meals"]
+        self.metric_days = self.db["metric_days"]
 
     async def start(self) -> None:
         await self.ping()
@@ -87,6 +92,12 @@ class Store:
         await self.metrics.create_index([("user_id", 1), ("recorded_at", -1), ("_id", -1)])
         await self.metrics.create_index(
             [("user_id", 1), ("metric_type", 1), ("recorded_at", -1), ("_id", -1)]
+        )
+        # A day's samples, added up after each write (metrics.py).
+        await self.metrics.create_index([("user_id", 1), ("metric_type", 1), ("day", 1)])
+        # Day rollups, read per day (every type, or one) and pruned below a count.
+        await self.metric_days.create_index(
+            [("user_id", 1), ("day", 1), ("metric_type", 1), ("count", -1)]
         )
         await self.meals.create_index([("user_id", 1), ("eaten_at", -1), ("_id", -1)])
         await self.meals.create_index([("user_id", 1), ("day", 1)])
@@ -225,6 +236,16 @@ class Store:
     async def by_ids(self, collection: AsyncCollection[Doc], ids: Sequence[str]) -> dict[str, Doc]:
         found = collection.find({"_id": {"$in": list(ids)}})
         return {doc["_id"]: doc async for doc in found}
+
+    @_reachable
+    async def insert_version(self, collection: AsyncCollection[Doc], doc: Doc) -> bool:
+        """False when a document with this `_id` is stored already (that version exists)."""
+        return await _insert(collection, doc)
+
+    @_reachable
+    async def delete_where(self, collection: AsyncCollection[Doc], query: Mapping[str, Any]) -> int:
+        """How many documents matching `query` were deleted."""
+        return (await collection.delete_many(dict(query))).deleted_count
 
     async def find(
         self,

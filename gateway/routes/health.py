@@ -129,7 +129,9 @@ async def list_metrics(
 async def summary(
     user_id: str,
     read: SummaryRead,
-    days: Annotated[int, Query(ge=1, le=365, description="The last this many days.")] = 7,
+    days: Annotated[
+        int, Query(ge=1, le=365, description="The last this many UTC days, today included.")
+    ] = 7,
     metric_type: MetricType | None = None,
 ) -> Response:
     """Count, min, max, mean and latest per type over the last `days` days."""

@@ -15,8 +15,9 @@ import pytest_asyncio
 from grpc_health.v1 import health_pb2
 from pymongo import monitoring
 
-from activity_service import meals, metrics, weeks
+from activity_service import insights, meals, metrics, weeks
 from activity_service.health_rules import MealIn, Sample
+from activity_service.series import Period
 from activity_service.store import Store
 from devstack import services
 from devstack.servers import Server
@@ -41,7 +42,7 @@ WEIGHT = hpb.METRIC_TYPE_WEIGHT_KG
 
 @pytest_asyncio.fixture(scope="session")
 async def health_stub(activity_service: services.ServiceProcess) -> AsyncIterator[Stub]:
-    async with grpc.aio.insecure_channel(activity_service.address) as channel:
+    async with activity_service.channel() as channel:
         yield Stub(channel)
 
 
@@ -246,7 +247,7 @@ BAD_SAMPLES = {
         ["samples[0].start_time"],
     ),
     "in the future": (
-        [sample(STEPS, 10, NOW + dt.timedelta(minutes=10))],
+        [sample(STEPS, 10, NOW + dt.timedelta(days=1))],
         ["samples[0].recorded_at"],
     ),
     "before 1970": (
@@ -340,29 +341,30 @@ async def summarize(stub: Stub, user_id: str, days: int, kind: Any = 0) -> Any:
 
 
 async def test_summary_figures_and_window_edges(health_stub: Stub) -> None:
+    """A window is whole UTC days: today and the days - 1 before it."""
     user_id = user()
-    minute = dt.timedelta(minutes=1)
-    await record(
+    second = dt.timedelta(seconds=1)
+    stored = await record(
         health_stub,
         user_id,
-        sample(STEPS, 1000, NOW - dt.timedelta(hours=1)),
-        sample(STEPS, 3000, NOW - DAY),
-        sample(STEPS, 5000, NOW - 3 * DAY),
-        sample(STEPS, 99_000, NOW - 8 * DAY),
-        sample(WATER, 200, NOW - 2 * DAY + 5 * minute),  # inside 2 days
-        sample(WATER, 900, NOW - 2 * DAY - 5 * minute),  # just outside
-        sample(RESTING, 60, NOW - 5 * DAY),
-        sample(RESTING, 70, NOW - 4 * DAY),
+        sample(STEPS, 1000, NOW),
+        sample(STEPS, 3000, TODAY - DAY + dt.timedelta(hours=12)),
+        sample(STEPS, 5000, TODAY - 6 * DAY),  # the week's first instant
+        sample(STEPS, 99_000, TODAY - 6 * DAY - second),  # the day before it
+        sample(WATER, 200, TODAY - DAY),  # inside 2 days
+        sample(WATER, 900, TODAY - DAY - second),  # just outside
+        sample(RESTING, 60, TODAY - 5 * DAY),
+        sample(RESTING, 70, TODAY - 4 * DAY),
     )
     week = await summarize(health_stub, user_id, 7)
     assert [s.metric_type for s in week.summaries] == [STEPS, RESTING, WATER]
     steps, resting, water = week.summaries
     assert (steps.count, steps.min, steps.max, steps.mean) == (3, 1000, 5000, 3000)
     assert steps.unit == "steps"
-    assert steps.latest.value == 1000
+    assert steps.latest == stored[0].metric  # whole, from the day's rollup
     assert (resting.count, resting.mean, resting.latest.value) == (2, 65, 70)
     assert (water.count, water.min, water.max, water.mean) == (2, 200, 900, 550)
-    assert to_datetime(week.until) - to_datetime(week.since) == 7 * DAY
+    assert to_datetime(week.since) == TODAY - 6 * DAY
     assert NOW <= to_datetime(week.until) <= dt.datetime.now(dt.UTC)
 
     two = await summarize(health_stub, user_id, 2)
@@ -370,6 +372,7 @@ async def test_summary_figures_and_window_edges(health_stub: Stub) -> None:
         (STEPS, 2, 2000),
         (WATER, 1, 200),
     ]
+    assert to_datetime(two.since) == TODAY - DAY
     only = await summarize(health_stub, user_id, 365, WATER)
     assert [(s.metric_type, s.count) for s in only.summaries] == [(WATER, 2)]
     assert (await summarize(health_stub, user(), 30)).summaries == []
@@ -482,7 +485,7 @@ async def test_log_meal_is_idempotent_and_checked(health_stub: Stub) -> None:
     assert other.meal.meal_id != first.meal.meal_id
 
     bad = meal(
-        NOW + dt.timedelta(minutes=10),
+        NOW + dt.timedelta(days=1),
         calories=20_000,
         items=[hpb.MealItem(name="ok"), hpb.MealItem(name="", calories=-1)],
     )
@@ -637,38 +640,126 @@ class Returned(monitoring.CommandListener):
         pass
 
 
-async def test_reads_return_the_page_or_the_window_only(mongo: Server) -> None:
+async def write(store: Store, owner: str, per_day: int, days: int) -> None:
+    """`per_day` steps samples on each of the last `days` UTC days, stored and rolled up
+    as RecordMetrics does, in batches of at most 1,000."""
+    step = DAY / per_day
+    times = [TODAY - d * DAY + n * step for d in range(days) for n in range(per_day)]
+    docs = [
+        metrics.sample_doc(owner, Sample("steps", 1, "", at, None, None, ""), NOW)
+        for at in times
+        if at <= NOW
+    ]
+    for start in range(0, len(docs), 1000):
+        stored = await metrics.record(store, docs[start : start + 1000])
+        await metrics.roll_up(store, owner, (doc for doc, _ in stored))
+
+
+async def test_reads_cost_days_not_samples(mongo: Server) -> None:
+    """Summaries, series and insights return one rollup per day (and type), whatever a
+    day's samples and whatever other users store; a page returns the page."""
     returned = Returned()
     store = Store(mongo.url, f"t_{uuid.uuid4().hex[:12]}", [returned])
     await store.start()
     try:
-        user_id, hour = user(), dt.timedelta(hours=1)
-        for owner in (user_id, user()):  # 30 days of hourly samples each
-            docs = [
-                metrics.sample_doc(
-                    owner, Sample("steps", i, "", NOW - i * hour, None, None, ""), NOW
-                )
-                for i in range(720)
-            ]
-            await metrics.record(store, docs)
-        returned.documents = 0
-        page = await metrics.page(store, user_id, "", None, None, None, 51)
-        assert (len(page), returned.documents) == (51, 51)
+        light, heavy, hour = user(), user(), dt.timedelta(hours=1)
+
+        async def costs(user_id: str) -> tuple[int, int, int]:
+            """Documents returned by a 7-day summary, a 14-day series, the insights."""
+            found = []
+            for read in (
+                metrics.summarize(store, user_id, "", *metrics.last_days(NOW, 7)),
+                metrics.points(store, user_id, "steps", Period.DAY, TODAY - 13 * DAY, TODAY + DAY),
+                insights.figures(store, user_id, NOW),
+            ):
+                returned.documents = 0
+                await read
+                found.append(returned.documents)
+            return found[0], found[1], found[2]
+
+        await write(store, light, 10, 10)
+        alone = await costs(light)
+        assert alone == (7, 10, 7)  # a rollup per day with samples
+        [summary] = await metrics.summarize(store, light, "", *metrics.last_days(NOW, 7))
+        assert summary.figures.count == sum(
+            1 for d in range(7) for n in range(10) if TODAY - d * DAY + n * DAY / 10 <= NOW
+        )
+
+        await write(store, heavy, 500, 10)  # fifty times the samples a day
+        assert await costs(light) == alone  # another user's data changes nothing
+        assert await costs(heavy) == alone
+
+        returned.documents = 0  # a write reads the samples of the days it touches
+        await write(store, light, 1, 1)
+        assert returned.documents == 1 + sum(1 for n in range(10) if TODAY + n * DAY / 10 <= NOW)
 
         returned.documents = 0
-        since = NOW - 7 * DAY
-        [summary] = await metrics.summarize(store, user_id, "", since, NOW + hour)
-        assert summary.figures.count == 169  # hours 0-168
-        assert returned.documents == 169 + 1  # and the latest sample, whole
+        page = await metrics.page(store, light, "", None, None, None, 51)
+        assert (len(page), returned.documents) == (51, 51)
 
         for day in range(1, 31):  # three meals a day
             for at in (8, 12, 19):
                 eaten = MealIn(TODAY - day * DAY + at * hour, "", 500, 20, 60, 15, [], "")
-                await meals.log(store, meals.meal_doc(user_id, eaten, NOW))
+                await meals.log(store, meals.meal_doc(light, eaten, NOW))
         returned.documents = 0
-        shown = (await meals.page(store, user_id, None, None, None, 6))[:5]
-        days = await meals.days(store, user_id, (d["day"] for d in shown))
+        shown = (await meals.page(store, light, None, None, None, 6))[:5]
+        days = await meals.days(store, light, (d["day"] for d in shown))
         assert [d.meals for d in days] == [3, 3]
         assert returned.documents == 6 + 6  # the page and one more, then two whole days
     finally:
         await store.stop()
+
+
+@pytest_asyncio.fixture
+async def service_store(activity_service_env: dict[str, str]) -> AsyncIterator[Store]:
+    """The health service's own database."""
+    store = Store(activity_service_env["MONGODB_URL"], activity_service_env["MONGODB_DATABASE"])
+    yield store
+    await store.stop()
+
+
+async def versions(store: Store, user_id: str) -> list[int]:
+    """The counts of a user's stored rollup versions, highest first."""
+    found = store.find(store.metric_days, {"user_id": user_id}, ["count"])
+    return sorted([int(doc["count"]) async for doc in found], reverse=True)
+
+
+async def test_concurrent_batches_to_one_day_leave_a_complete_rollup(
+    health_stub: Stub, service_store: Store
+) -> None:
+    for round_ in range(10):
+        user_id, writers = user(), 2 + round_ % 3
+        batches = [
+            [
+                sample(STEPS, 1 + 10 * b + i, TODAY + dt.timedelta(seconds=i), f"b{b}-{i}")
+                for i in range(3 + b)
+            ]
+            + [sample(STEPS, 500 + b, TODAY, "shared")]  # one sample all the batches send
+            for b in range(writers)
+        ]
+        await asyncio.gather(*(record(health_stub, user_id, *batch) for batch in batches))
+        stored = await listed(health_stub, user_id, page_size=500)
+        [steps] = (await summarize(health_stub, user_id, 1, STEPS)).summaries
+        assert steps.count == len(stored) == sum(len(batch) - 1 for batch in batches) + 1
+        assert steps.mean * steps.count == pytest.approx(sum(m.value for m in stored))
+        assert (await versions(service_store, user_id))[0] == len(stored), round_
+
+
+async def test_a_retry_of_duplicates_repairs_a_lost_rollup(
+    health_stub: Stub, service_store: Store
+) -> None:
+    user_id = user()
+    batch = [sample(STEPS, 1000 * i, TODAY + i * dt.timedelta(minutes=1), f"r{i}") for i in (1, 2)]
+    await record(health_stub, user_id, *batch)
+    await record(health_stub, user_id, sample(STEPS, 4000, TODAY, "r4"))
+    assert await versions(service_store, user_id) == [3]  # the older version is pruned
+    # As a crash after the samples were stored, before their rollup was.
+    await service_store.metric_days.delete_many({"user_id": user_id})
+    assert (await summarize(health_stub, user_id, 1)).summaries == []
+
+    again = await record(health_stub, user_id, *batch)
+    assert all(m.duplicate for m in again)
+    [steps] = (await summarize(health_stub, user_id, 1)).summaries
+    assert (steps.count, steps.min, steps.max, steps.mean) == (3, 1000, 4000, 7000 / 3)
+    assert steps.latest.client_id == "r2"
+    assert await versions(service_store, user_id) == [3]

@@ -419,7 +419,9 @@ class SummarizeMetricsRequest(_message.Message):
     user_id: _builtins.str
     """The owner."""
     days: _builtins.int
-    """The last this many days up to now, 1-365: samples recorded in [now - days, now)."""
+    """The last this many whole UTC days, 1-365: today and the days - 1 before it, every
+    sample of those days (one a few minutes ahead of the server's clock included).
+    """
     metric_type: Global___MetricType.ValueType
     """Only this type; unspecified means every type with samples."""
     def __init__(
@@ -496,11 +498,11 @@ class SummarizeMetricsResponse(_message.Message):
     SUMMARIES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def since(self) -> _timestamp_pb2.Timestamp:
-        """Start of the window."""
+        """Start of the window: 00:00 UTC of its first day."""
 
     @_builtins.property
     def until(self) -> _timestamp_pb2.Timestamp:
-        """End of the window (now)."""
+        """When it was summarised (now), in the window's last day."""
 
     @_builtins.property
     def summaries(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricSummary]:

@@ -91,6 +91,11 @@ class HealthServiceServicer:
         moves daily goals. If Redis cannot take it the call fails UNAVAILABLE although the
         samples are kept: a retry with the same client_ids stores nothing twice and
         publishes the totals again. A sample without a client_id cannot be retried safely.
+        Summaries, series and insights read per-day figures that each call recomputes, after
+        storing, for every (type, UTC day) it touches, duplicates included: a call that fails
+        (or a process that dies) between the two leaves those days' figures behind the
+        stored samples until the next write to the day or the call's retry, which recomputes
+        them. Clients and the gateway retry it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -111,7 +116,8 @@ class HealthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SummarizeMetrics(self, request, context):
-        """SummarizeMetrics gives count, min, max, mean and latest per type over the last days.
+        """SummarizeMetrics gives count, min, max, mean and latest per type over the last whole
+        UTC days.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -28,13 +28,20 @@ class HealthServiceStub:
     moves daily goals. If Redis cannot take it the call fails UNAVAILABLE although the
     samples are kept: a retry with the same client_ids stores nothing twice and
     publishes the totals again. A sample without a client_id cannot be retried safely.
+    Summaries, series and insights read per-day figures that each call recomputes, after
+    storing, for every (type, UTC day) it touches, duplicates included: a call that fails
+    (or a process that dies) between the two leaves those days' figures behind the
+    stored samples until the next write to the day or the call's retry, which recomputes
+    them. Clients and the gateway retry it.
     """
     GetMetric: _aio.UnaryUnaryMultiCallable[_health_pb2.GetMetricRequest, _health_pb2.GetMetricResponse]
     """GetMetric returns one sample."""
     ListMetrics: _aio.UnaryUnaryMultiCallable[_health_pb2.ListMetricsRequest, _health_pb2.ListMetricsResponse]
     """ListMetrics pages through a user's samples by recorded_at, newest first."""
     SummarizeMetrics: _aio.UnaryUnaryMultiCallable[_health_pb2.SummarizeMetricsRequest, _health_pb2.SummarizeMetricsResponse]
-    """SummarizeMetrics gives count, min, max, mean and latest per type over the last days."""
+    """SummarizeMetrics gives count, min, max, mean and latest per type over the last whole
+    UTC days.
+    """
     MetricSeries: _aio.UnaryUnaryMultiCallable[_health_pb2.MetricSeriesRequest, _health_pb2.MetricSeriesResponse]
     """MetricSeries gives one type's figures per day, week or month over a range."""
     LogMeal: _aio.UnaryUnaryMultiCallable[_health_pb2.LogMealRequest, _health_pb2.LogMealResponse]
@@ -64,6 +71,11 @@ class HealthServiceServicer(metaclass=_abc_1.ABCMeta):
         moves daily goals. If Redis cannot take it the call fails UNAVAILABLE although the
         samples are kept: a retry with the same client_ids stores nothing twice and
         publishes the totals again. A sample without a client_id cannot be retried safely.
+        Summaries, series and insights read per-day figures that each call recomputes, after
+        storing, for every (type, UTC day) it touches, duplicates included: a call that fails
+        (or a process that dies) between the two leaves those days' figures behind the
+        stored samples until the next write to the day or the call's retry, which recomputes
+        them. Clients and the gateway retry it.
         """
 
     @_abc_1.abstractmethod
@@ -88,7 +100,9 @@ class HealthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _health_pb2.SummarizeMetricsRequest,
         context: _aio.ServicerContext[_health_pb2.SummarizeMetricsRequest, _abc.Awaitable[_health_pb2.SummarizeMetricsResponse]],
     ) -> _abc.Awaitable[_health_pb2.SummarizeMetricsResponse]:
-        """SummarizeMetrics gives count, min, max, mean and latest per type over the last days."""
+        """SummarizeMetrics gives count, min, max, mean and latest per type over the last whole
+        UTC days.
+        """
 
     @_abc_1.abstractmethod
     def MetricSeries(
