@@ -7,14 +7,19 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import pytest
 
+from devstack import services
 from devstack.__main__ import ports
+from devstack.servers import free_port
 from fitmesh.activity.v1 import activity_pb2 as apb
 from fitmesh.activity.v1 import activity_pb2_grpc
+from fitmesh.health.v1 import health_pb2 as hpb
+from fitmesh.health.v1 import health_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as upb
 from fitmesh.user.v1 import user_pb2_grpc
@@ -150,3 +155,70 @@ def free_offset() -> int:
             continue
         return offset
     raise RuntimeError("no offset with every port of the suite free")
+
+
+def sample(kind: Any, value: float, at: dt.datetime, client_id: str = "", **extra: Any) -> Any:
+    """A health sample of `kind` recorded at `at`."""
+    s = hpb.MetricSample(metric_type=kind, value=value, client_id=client_id, **extra)
+    s.recorded_at.CopyFrom(timestamp(at))
+    return s
+
+
+def night(minutes: float, end: dt.datetime, client_id: str = "") -> hpb.MetricSample:
+    """A night's sleep of `minutes` that ended at `end`."""
+    return hpb.MetricSample(
+        metric_type=hpb.METRIC_TYPE_SLEEP_MINUTES,
+        value=minutes,
+        start_time=timestamp(end - dt.timedelta(minutes=minutes)),
+        end_time=timestamp(end),
+        client_id=client_id,
+    )
+
+
+async def record(
+    stub: health_pb2_grpc.HealthServiceStub, user_id: str, *samples: hpb.MetricSample
+) -> list[Any]:
+    """Record samples through the health service; each one as stored."""
+    request = hpb.RecordMetricsRequest(user_id=user_id, samples=samples)
+    return list((await stub.RecordMetrics(request, timeout=10)).metrics)
+
+
+@dataclass
+class Replicas:
+    """Two scoring and two activity replicas of a test's own, and a gateway over them, so a
+    test can kill or stop them. Scoring listens on fixed ports, so a killed replica can come
+    back where it was."""
+
+    gateway: services.HttpProcess
+    scoring: list[services.ServiceProcess]
+    activity: list[services.ServiceProcess]
+    scoring_ports: list[int]
+
+    def stop(self) -> None:
+        self.gateway.stop()
+        for s in self.scoring + self.activity:
+            s.stop()
+
+
+async def start_replicas(
+    gateway_env: dict[str, str], activity_env: dict[str, str], **gateway_settings: str
+) -> Replicas:
+    scoring_ports = [free_port(), free_port()]
+    scoring = [
+        await services.start("scoring_service", {"GRPC_PORT": str(p)}) for p in scoring_ports
+    ]
+    scoring_addrs = ",".join(s.address for s in scoring)
+    activity = [
+        await services.start(
+            "activity_service", {**activity_env, "SCORING_SERVICE_ADDRS": scoring_addrs}
+        )
+        for _ in range(2)
+    ]
+    env = {
+        **gateway_env,
+        "ACTIVITY_SERVICE_ADDRS": ",".join(a.address for a in activity),
+        "SCORING_SERVICE_ADDRS": scoring_addrs,
+        **gateway_settings,
+    }
+    gateway = await services.start_http("gateway", env)
+    return Replicas(gateway, scoring, activity, scoring_ports)

@@ -23,8 +23,7 @@ from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as pb
 from fitmesh.user.v1 import user_pb2_grpc
 from servicekit.events import HEALTH_STREAM, MetricDayTotal, notify_channel
-from servicekit.protofields import timestamp
-from tests.helpers import consumed, register, rpc_error, sign_up, wait_for
+from tests.helpers import consumed, night, record, register, rpc_error, sample, sign_up, wait_for
 from tests.integration.test_gateway import is_problem
 from tests.integration.test_goal_events import drain, notifications, progress
 from tests.wsclient import Member
@@ -51,27 +50,6 @@ async def health(activity_service: services.ServiceProcess) -> AsyncIterator[Hea
 def earlier_today(minutes: float) -> dt.datetime:
     """A time today (UTC), `minutes` before now where today has room for it."""
     return max(MIDNIGHT, NOW - dt.timedelta(minutes=minutes))
-
-
-def sample(kind: Any, value: float, at: dt.datetime, client_id: str = "") -> hpb.MetricSample:
-    return hpb.MetricSample(
-        metric_type=kind, value=value, recorded_at=timestamp(at), client_id=client_id
-    )
-
-
-def night(minutes: float, end: dt.datetime, client_id: str = "") -> hpb.MetricSample:
-    return hpb.MetricSample(
-        metric_type=SLEEP,
-        value=minutes,
-        start_time=timestamp(end - dt.timedelta(minutes=minutes)),
-        end_time=timestamp(end),
-        client_id=client_id,
-    )
-
-
-async def record(stub: Health, user_id: str, *samples: hpb.MetricSample) -> list[Any]:
-    request = hpb.RecordMetricsRequest(user_id=user_id, samples=samples)
-    return list((await stub.RecordMetrics(request, timeout=10)).metrics)
 
 
 async def totals_of(redis: aioredis.Redis, user_id: str) -> list[MetricDayTotal]:

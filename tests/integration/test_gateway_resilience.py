@@ -13,54 +13,29 @@ import httpx
 import pytest_asyncio
 
 from devstack import services
-from devstack.servers import Server, free_port
-from tests.helpers import PASSWORD, sign_up, wait_for
+from devstack.servers import Server
+from tests.helpers import PASSWORD, Replicas, sign_up, start_replicas, wait_for
 
 
 @pytest_asyncio.fixture
 async def stack(
     gateway_env: dict[str, str], activity_service_env: dict[str, str]
-) -> AsyncIterator[dict[str, object]]:
-    """Two activity and two scoring replicas of this test's own, on fixed ports so a killed
-    one can come back where it was, and a gateway over them."""
-    scoring_ports = [free_port(), free_port()]
-    scoring = [
-        await services.start("scoring_service", {"GRPC_PORT": str(p)}) for p in scoring_ports
-    ]
-    scoring_addrs = ",".join(s.address for s in scoring)
-    activity = [
-        await services.start(
-            "activity_service", {**activity_service_env, "SCORING_SERVICE_ADDRS": scoring_addrs}
-        )
-        for _ in range(2)
-    ]
-    env = {
-        **gateway_env,
-        "ACTIVITY_SERVICE_ADDRS": ",".join(a.address for a in activity),
-        "SCORING_SERVICE_ADDRS": scoring_addrs,
-        "BREAKER_COOLDOWN_SECONDS": "1",
+) -> AsyncIterator[Replicas]:
+    replicas = await start_replicas(
+        gateway_env,
+        activity_service_env,
+        BREAKER_COOLDOWN_SECONDS="1",
         # A call that was in flight on the killed replica is retried on the other within
-        # the same deadline; on a busy machine the two attempts can outlast the default 3 s,
-        # which would be a slow machine, not a lost request.
-        "BACKEND_DEADLINE_SECONDS": "10",
-    }
-    gateway = await services.start_http("gateway", env)
-    parts: dict[str, object] = {
-        "scoring": scoring,
-        "scoring_ports": scoring_ports,
-        "activity": activity,
-        "gateway": gateway,
-        "env": env,
-    }
-    yield parts
-    gateway.stop()
-    for s in parts["scoring"] + activity:  # type: ignore[operator]
-        s.stop()
+        # the same deadline; on a busy machine the two attempts can outlast the default
+        # 3 s, which would be a slow machine, not a lost request.
+        BACKEND_DEADLINE_SECONDS="10",
+    )
+    yield replicas
+    replicas.stop()
 
 
-async def test_a_replica_killed_mid_run_fails_no_request(stack: dict[str, object]) -> None:
-    gateway = stack["gateway"]
-    assert isinstance(gateway, services.HttpProcess)
+async def test_a_replica_killed_mid_run_fails_no_request(stack: Replicas) -> None:
+    gateway = stack.gateway
     async with httpx.AsyncClient(base_url=f"{gateway.url}/api/v1", timeout=15) as api:
         me = await sign_up(api)
         statuses: list[int] = []
@@ -88,7 +63,7 @@ async def test_a_replica_killed_mid_run_fails_no_request(stack: dict[str, object
 
         clients = [asyncio.create_task(client(n)) for n in range(4)]
         await asyncio.sleep(1.5)
-        stack["activity"][0].kill()  # type: ignore[index]
+        stack.activity[0].kill()
         killed.set()
         await wait_for(lambda: _enough(after_kill), timeout=30)
         stop.set()
@@ -97,15 +72,14 @@ async def test_a_replica_killed_mid_run_fails_no_request(stack: dict[str, object
 
 
 async def test_breaker_opens_on_the_third_failure_and_closes_by_itself(
-    stack: dict[str, object],
+    stack: Replicas,
 ) -> None:
-    gateway = stack["gateway"]
-    assert isinstance(gateway, services.HttpProcess)
+    gateway = stack.gateway
     async with httpx.AsyncClient(base_url=f"{gateway.url}/api/v1", timeout=15) as api:
         me = await sign_up(api)
         path = f"/users/{me.user_id}/activity-score"
         assert (await api.get(path, headers=me.headers)).status_code == 200
-        for s in stack["scoring"]:  # type: ignore[attr-defined]
+        for s in stack.scoring:
             s.kill()
         failures = [await api.get(path, headers=me.headers) for _ in range(3)]
         assert [f.status_code for f in failures] == [503, 503, 503]
@@ -124,8 +98,8 @@ async def test_breaker_opens_on_the_third_failure_and_closes_by_itself(
         metrics = (await api.get(f"{gateway.url}/metrics")).text
         assert 'gateway_breaker_state{backend="scoring_service"} 2.0' in metrics
 
-        ports = stack["scoring_ports"]
-        stack["scoring"] = [await services.start("scoring_service", {"GRPC_PORT": str(ports[0])})]  # type: ignore[index]
+        port = stack.scoring_ports[0]
+        stack.scoring = [await services.start("scoring_service", {"GRPC_PORT": str(port)})]
 
         async def recovered() -> bool:
             return (await api.get(path, headers=me.headers)).status_code == 200

@@ -27,7 +27,7 @@ from fitmesh.health.v1 import health_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from servicekit.protofields import timestamp, to_datetime
 from servicekit.status import field_violations
-from tests.helpers import log_workout, rpc_error
+from tests.helpers import log_workout, night, record, rpc_error, sample
 
 Stub = health_pb2_grpc.HealthServiceStub
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -48,27 +48,6 @@ async def health_stub(activity_service: services.ServiceProcess) -> AsyncIterato
 
 def user() -> str:
     return str(uuid.uuid4())
-
-
-def sample(kind: Any, value: float, at: dt.datetime, client_id: str = "", **extra: Any) -> Any:
-    s = hpb.MetricSample(metric_type=kind, value=value, client_id=client_id, **extra)
-    s.recorded_at.CopyFrom(timestamp(at))
-    return s
-
-
-def night(minutes: float, end: dt.datetime, client_id: str = "") -> hpb.MetricSample:
-    return hpb.MetricSample(
-        metric_type=SLEEP,
-        value=minutes,
-        start_time=timestamp(end - dt.timedelta(minutes=minutes)),
-        end_time=timestamp(end),
-        client_id=client_id,
-    )
-
-
-async def record(stub: Stub, user_id: str, *samples: hpb.MetricSample) -> list[Any]:
-    request = hpb.RecordMetricsRequest(user_id=user_id, samples=samples)
-    return list((await stub.RecordMetrics(request, timeout=10)).metrics)
 
 
 async def listed(stub: Stub, user_id: str, page_size: int = 0, **filters: Any) -> list[Any]:

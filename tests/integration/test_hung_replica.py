@@ -20,8 +20,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from devstack import services
-from tests.helpers import sign_up
+from tests.helpers import Replicas, sign_up, start_replicas
 
 RATE = 12  # requests per second, half of them through activity to scoring
 WARM_UP = 3.0  # seconds of load before the stop
@@ -40,40 +39,18 @@ class Sample:
     status: int  # 0: no answer at all
 
 
-@dataclass
-class Stack:
-    gateway: services.HttpProcess
-    replicas: dict[str, list[services.ServiceProcess]]  # by service name
-
-
 @pytest_asyncio.fixture
 async def stack(
     gateway_env: dict[str, str], activity_service_env: dict[str, str]
-) -> AsyncIterator[Stack]:
-    """Two activity and two scoring replicas of this test's own and a gateway over them."""
-    scoring = [await services.start("scoring_service") for _ in range(2)]
-    scoring_addrs = ",".join(s.address for s in scoring)
-    activity = [
-        await services.start(
-            "activity_service", {**activity_service_env, "SCORING_SERVICE_ADDRS": scoring_addrs}
-        )
-        for _ in range(2)
-    ]
-    env = {
-        **gateway_env,
-        "ACTIVITY_SERVICE_ADDRS": ",".join(a.address for a in activity),
-        "SCORING_SERVICE_ADDRS": scoring_addrs,
-    }
-    gateway = await services.start_http("gateway", env)
-    yield Stack(gateway, {"scoring_service": scoring, "activity_service": activity})
-    gateway.stop()
-    for s in scoring + activity:
-        s.stop()
+) -> AsyncIterator[Replicas]:
+    replicas = await start_replicas(gateway_env, activity_service_env)
+    yield replicas
+    replicas.stop()
 
 
 @pytest.mark.parametrize("stopped", ["activity_service", "scoring_service"])
-async def test_a_hung_replica_is_left_out_within_seconds(stack: Stack, stopped: str) -> None:
-    hung = stack.replicas[stopped][0].proc.pid
+async def test_a_hung_replica_is_left_out_within_seconds(stack: Replicas, stopped: str) -> None:
+    hung = (stack.activity if stopped == "activity_service" else stack.scoring)[0].proc.pid
     async with httpx.AsyncClient(base_url=f"{stack.gateway.url}/api/v1", timeout=15) as api:
         me = await sign_up(api)
         start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
