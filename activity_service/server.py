@@ -45,9 +45,11 @@ def check_id(v: Violations, field: str, value: str) -> None:
         v.add(field, f"is required, at most {MAX_ID} characters")
 
 
-def check_token(v: Violations, request_id: str) -> None:
+def check_token(v: Violations, request_id: str, fingerprint: str) -> None:
     if len(request_id) > MAX_TOKEN:
         v.add("request_id", f"at most {MAX_TOKEN} characters")
+    if len(fingerprint) > MAX_TOKEN:
+        v.add("request_fingerprint", f"at most {MAX_TOKEN} characters")
 
 
 def workout_type(v: Violations, number: int, required: bool = True) -> str:
@@ -79,9 +81,11 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         check_id(v, "user_id", request.user_id)
         kind = workout_type(v, request.workout_type)
         athlete = athlete_from(v, request.athlete)
-        check_token(v, request.request_id)
+        check_token(v, request.request_id, request.request_fingerprint)
         v.raise_if_any()
-        doc = await self.workouts.start(request.user_id, kind, athlete, request.request_id)
+        doc = await self.workouts.start(
+            request.user_id, kind, athlete, request.request_id, request.request_fingerprint
+        )
         return pb.StartWorkoutResponse(workout=workout_proto(doc))
 
     async def EndWorkout(
@@ -109,7 +113,7 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         athlete = athlete_from(v, request.athlete)
         hr, distance = optional(request, "avg_heart_rate"), optional(request, "distance_m")
         rules.check_measurements(v, hr, distance)
-        check_token(v, request.request_id)
+        check_token(v, request.request_id, request.request_fingerprint)
         for name in ("start_time", "end_time"):
             if not request.HasField(name):
                 v.add(name, "is required")
@@ -118,7 +122,15 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         rules.check_period(v, start, end, now())
         v.raise_if_any()
         doc = await self.workouts.log(
-            request.user_id, kind, start, end, hr, distance, athlete, request.request_id
+            request.user_id,
+            kind,
+            start,
+            end,
+            hr,
+            distance,
+            athlete,
+            request.request_id,
+            request.request_fingerprint,
         )
         return pb.LogWorkoutResponse(workout=workout_proto(doc))
 

@@ -19,7 +19,7 @@ from activity_service import history, recovery, rules, weeks
 from activity_service.events import EventPublisher
 from activity_service.scoring import Scorer
 from activity_service.store import Doc, Store
-from servicekit.errors import FailedPrecondition, NotFound, Violations
+from servicekit.errors import FailedPrecondition, IdempotencyKeyReused, NotFound, Violations
 
 
 def now() -> dt.datetime:
@@ -39,11 +39,16 @@ class Workouts:
         self.grace = grace
 
     async def start(
-        self, user_id: str, workout_type: str, athlete: rules.Athlete, request_id: str = ""
+        self,
+        user_id: str,
+        workout_type: str,
+        athlete: rules.Athlete,
+        request_id: str = "",
+        fingerprint: str = "",
     ) -> Doc:
         workout_id = workout_id_for(user_id, request_id)
         if request_id and (first := await self.store.workout(workout_id)):
-            return first  # a repeat of a start whose workout has ended since
+            return _repeat(first, fingerprint)  # of a start whose workout has ended since
         started = now()
         doc: Doc = {
             "_id": workout_id,
@@ -52,6 +57,7 @@ class Workouts:
             "status": "active",
             "start_time": started,
             "athlete": _athlete_doc(athlete),
+            **_fingerprint_doc(fingerprint),
         }
         await history.check_room(self.store, user_id, weeks.name(started), "user_id")
         running: Doc | None = None
@@ -62,7 +68,7 @@ class Workouts:
             if running is None:
                 continue  # it ended meanwhile
             if running["_id"] == workout_id:
-                return running  # a repeat of a start that already happened
+                return _repeat(running, fingerprint)  # of a start that already happened
             if not await recovery.hand_over(self.store, running, self.grace):
                 break
         active_id = running["_id"] if running else "unknown"
@@ -127,10 +133,11 @@ class Workouts:
         distance_m: float | None,
         athlete: rules.Athlete,
         request_id: str = "",
+        fingerprint: str = "",
     ) -> Doc:
         workout_id = workout_id_for(user_id, request_id)
         if request_id and (first := await self.store.workout(workout_id)):
-            return first  # a repeat of a log that already happened
+            return _repeat(first, fingerprint)  # of a log that already happened
         doc: Doc = {
             "_id": workout_id,
             "user_id": user_id,
@@ -144,6 +151,7 @@ class Workouts:
             "distance_m": distance_m,
             "athlete": _athlete_doc(athlete),
             "completed_at": now(),
+            **_fingerprint_doc(fingerprint),
         }
         await history.check_room(self.store, user_id, weeks.name(doc["start_time"]), "start_time")
         doc |= await self._score_fields(doc)
@@ -154,7 +162,7 @@ class Workouts:
         if not stored:
             doc = await self.owned(user_id, workout_id)
         if not mine:
-            return doc
+            return _repeat(doc, fingerprint)
         counted = history.counted(doc)
         if stored:
             await history.record(self.store, doc, history.applying(workout_id) if counted else None)
@@ -163,10 +171,12 @@ class Workouts:
         marker = recovery.marker_id(workout_id, 0)
         if not (counted and await self.events.publish_completed(doc)):
             await self.store.set_marker(marker, {"ready_at": now(), "applied": counted or None})
-            return doc
+            return _repeat(doc, fingerprint)
         await self.store.drop_marker(marker)
         await history.forget_applying(self.store, user_id, workout_id)
-        return doc
+        # When a concurrent repeat with another request stored first, its workout was settled
+        # above all the same (whoever made the marker settles); this request is refused.
+        return _repeat(doc, fingerprint)
 
     async def _score_fields(self, doc: Doc) -> dict[str, Any]:
         score = await self.scorer.workout(doc)
@@ -179,6 +189,18 @@ def workout_id_for(user_id: str, request_id: str) -> str:
     if not request_id:
         return str(uuid.uuid4())
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fitmesh:workout:{user_id}:{request_id}"))
+
+
+def _fingerprint_doc(fingerprint: str) -> Doc:
+    """Kept with the workout, so a repeat of its request id is checked against what the
+    first request said even after the gateway's own record of the key is gone."""
+    return {"request_fingerprint": fingerprint} if fingerprint else {}
+
+
+def _repeat(first: Doc, fingerprint: str) -> Doc:
+    """The workout a repeat of a request id answers with, when it is the same request."""
+    IdempotencyKeyReused.check(first.get("request_fingerprint"), fingerprint)
+    return first
 
 
 def _athlete_doc(a: rules.Athlete) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import context
-from servicekit.status import field_violations
+from servicekit.errors import IdempotencyKeyReused
+from servicekit.status import field_violations, reason
 
 log = structlog.get_logger("errors")
 MEDIA_TYPE = "application/problem+json"
@@ -59,6 +60,8 @@ TITLES = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+# One answer to a reused key, whether the gateway's Redis record or the service caught it.
+KEY_REUSED = "this Idempotency-Key was used with a different request"
 # Backend messages of these codes may hold internals; clients get a fixed sentence.
 OPAQUE = {
     grpc.StatusCode.UNKNOWN,
@@ -138,6 +141,8 @@ def from_rpc_error(exc: grpc.aio.AioRpcError) -> ApiError:
         log.warning("backend_error", code=code.name, details=exc.details())
         detail = "a backend service is unavailable" if status in (503, 504) else "internal error"
         return ApiError(status, detail, headers={"Retry-After": "1"} if status == 503 else None)
+    if reason(exc) == IdempotencyKeyReused.reason:
+        return ApiError(422, KEY_REUSED)  # no other refusal of its code is a 422
     errors = [
         {"field": rest_field(v.field), "message": v.description} for v in field_violations(exc)
     ]

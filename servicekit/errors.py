@@ -14,7 +14,11 @@ class FieldViolation:
 
 
 class ServiceError(Exception):
-    """Base of the errors a client is meant to see; the message is safe to show."""
+    """Base of the errors a client is meant to see; the message is safe to show. `reason`,
+    when set, travels as a google.rpc.ErrorInfo, so a caller can tell this error from
+    others of its status code."""
+
+    reason = ""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -40,6 +44,23 @@ class AlreadyExists(ServiceError):
 
 class FailedPrecondition(ServiceError):
     pass
+
+
+class IdempotencyKeyReused(FailedPrecondition):
+    """A repeat of an idempotency token that carries another request than the first did."""
+
+    reason = "IDEMPOTENCY_KEY_REUSED"
+
+    def __init__(self) -> None:
+        super().__init__("this idempotency key was used with a different request")
+
+    @staticmethod
+    def check(stored: str | None, given: str) -> None:
+        """Refuse a repeat whose fingerprint differs from the one stored with the first. A
+        side without one (a record from before fingerprints, an older caller) is taken as
+        the same request, as it was before."""
+        if stored and given and stored != given:
+            raise IdempotencyKeyReused()
 
 
 class Unauthenticated(ServiceError):

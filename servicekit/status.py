@@ -38,10 +38,14 @@ def to_status(error: errors.ServiceError) -> grpc.Status:
         violations = error.violations
     elif isinstance(error, errors.AlreadyExists) and error.field:
         violations = (errors.FieldViolation(error.field, error.message),)
+    info: error_details_pb2.ErrorInfo | None = None
     if isinstance(error, errors.Unavailable) and error.dependency:
         info = error_details_pb2.ErrorInfo(
             reason=DEPENDENCY_UNAVAILABLE, domain=DOMAIN, metadata={"service": error.dependency}
         )
+    elif error.reason:
+        info = error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN)
+    if info is not None:
         packed = any_pb2.Any()
         packed.Pack(info)
         details.append(packed)
@@ -67,13 +71,27 @@ def _details(error: grpc.aio.AioRpcError) -> list[any_pb2.Any]:
     return found
 
 
-def unavailable_dependency(error: grpc.aio.AioRpcError) -> str:
-    """The service a failed call's server said it was waiting for; '' when none."""
+def _error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo | None:
     for detail in _details(error):
         info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info) and info.reason == DEPENDENCY_UNAVAILABLE:
-            return str(info.metadata.get("service", ""))
-    return ""
+        if detail.Unpack(info) and info.domain == DOMAIN:
+            return info
+    return None
+
+
+def unavailable_dependency(error: grpc.aio.AioRpcError) -> str:
+    """The service a failed call's server said it was waiting for; '' when none."""
+    info = _error_info(error)
+    if info is None or info.reason != DEPENDENCY_UNAVAILABLE:
+        return ""
+    return str(info.metadata.get("service", ""))
+
+
+def reason(error: grpc.aio.AioRpcError) -> str:
+    """The ErrorInfo reason a failed call's server gave (errors.ServiceError.reason); ''
+    when none."""
+    info = _error_info(error)
+    return info.reason if info is not None else ""
 
 
 def field_violations(error: grpc.aio.AioRpcError) -> list[errors.FieldViolation]:

@@ -14,7 +14,13 @@ from fitmesh.scoring.v1 import scoring_pb2_grpc
 from fitmesh.user.v1 import user_pb2 as pb
 from fitmesh.user.v1 import user_pb2_grpc
 from servicekit import channels, pagination, servicetokens
-from servicekit.errors import NotFound, Unauthenticated, Violations
+from servicekit.errors import (
+    AlreadyExists,
+    IdempotencyKeyReused,
+    NotFound,
+    Unauthenticated,
+    Violations,
+)
 from servicekit.protoenum import enum_name
 from servicekit.protofields import optional
 from servicekit.server import Service
@@ -26,6 +32,7 @@ from user_service.store import Store
 from user_service.views import goal_proto, notification_proto, user_proto
 
 Context = grpc.aio.ServicerContext[Any, Any]
+MAX_TOKEN = 128
 
 
 def today() -> dt.date:
@@ -84,18 +91,47 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             v.add("password", "must not contain NUL characters")
         profile = profile_from(v, request.profile)
         rules.check_profile(v, profile, today())
+        for name in ("request_id", "request_fingerprint"):
+            if len(getattr(request, name)) > MAX_TOKEN:
+                v.add(name, f"at most {MAX_TOKEN} characters")
         v.raise_if_any()
+        if first := await self._registered(request):
+            return first
         given = tuple(n for n in rules.PROFILE_FIELDS if getattr(profile, n) is not None)
-        row = await self.store.create_user(
-            {
-                "user_id": uuid.uuid4(),
-                "username": request.username,
-                "email": email,
-                "password_hash": await self.passwords.hash(request.password),
-                **self._columns(profile, given),
+        token: dict[str, Any] = {}
+        if request.request_id:
+            token = {
+                "idempotency_key": request.request_id,
+                "request_fingerprint": request.request_fingerprint or None,
             }
-        )
+        try:
+            row = await self.store.create_user(
+                {
+                    "user_id": uuid.uuid4(),
+                    "username": request.username,
+                    "email": email,
+                    "password_hash": await self.passwords.hash(request.password),
+                    **self._columns(profile, given),
+                    **token,
+                }
+            )
+        except AlreadyExists:
+            # A concurrent repeat of the same request may have won: its account is the answer.
+            if first := await self._registered(request):
+                return first
+            raise
         return pb.RegisterResponse(user=user_proto(row, self.cipher))
+
+    async def _registered(self, request: pb.RegisterRequest) -> pb.RegisterResponse | None:
+        """The account an earlier registration with this request's token made, when it is a
+        repeat of that request; None when the token is new."""
+        if not request.request_id:
+            return None
+        first = await self.store.user_of_request(request.request_id)
+        if first is None:
+            return None
+        IdempotencyKeyReused.check(first["request_fingerprint"], request.request_fingerprint)
+        return pb.RegisterResponse(user=user_proto(first, self.cipher))
 
     async def Authenticate(
         self, request: pb.AuthenticateRequest, context: Context

@@ -102,6 +102,17 @@ class Store:
             field = UNIQUE_FIELDS.get(exc.diag.constraint_name or "", "")
             raise AlreadyExists(f"{field or 'account'} is already taken", field) from exc
 
+    async def user_of_request(self, idempotency_key: str) -> Row | None:
+        """The account a registration with this idempotency key made, with the fingerprint
+        of that request."""
+        async with self.transaction() as conn:
+            cur = await conn.execute(
+                f"SELECT {USER_COLUMNS}, request_fingerprint FROM users "  # noqa: S608
+                "WHERE idempotency_key = %s",
+                (idempotency_key,),
+            )
+            return await cur.fetchone()
+
     async def credentials(self, email: str) -> Row | None:
         async with self.transaction() as conn:
             cur = await conn.execute(

@@ -11,6 +11,7 @@ from fitmesh.scoring.v1 import scoring_pb2 as spb
 from gateway import bodies, responses
 from gateway.clients import health
 from gateway.clients.backend import Backend
+from gateway.idempotency import Attempt
 from gateway.settings import GatewaySettings
 from servicekit.protoenum import enum_number
 from servicekit.protofields import timestamp
@@ -58,7 +59,7 @@ class Activity:
         self.scoring = scoring
 
     async def start(
-        self, user_id: str, workout_type: str, athlete: spb.Athlete, request_id: str
+        self, user_id: str, workout_type: str, athlete: spb.Athlete, attempt: Attempt
     ) -> responses.WorkoutStarted:
         reply = await self.backend.call(
             self.stub.StartWorkout,
@@ -66,7 +67,8 @@ class Activity:
                 user_id=user_id,
                 workout_type=kind(workout_type),
                 athlete=athlete,
-                request_id=request_id,
+                request_id=attempt.request_id,
+                request_fingerprint=attempt.fingerprint,
             ),
         )
         w = reply.workout
@@ -85,7 +87,7 @@ class Activity:
         return responses.WorkoutResponse.from_proto(reply.workout)
 
     async def log(
-        self, user_id: str, body: bodies.WorkoutLog, athlete: spb.Athlete, request_id: str
+        self, user_id: str, body: bodies.WorkoutLog, athlete: spb.Athlete, attempt: Attempt
     ) -> responses.WorkoutResponse:
         request = apb.LogWorkoutRequest(
             user_id=user_id,
@@ -93,7 +95,8 @@ class Activity:
             start_time=timestamp(body.start_time),
             end_time=timestamp(body.end_time),
             athlete=athlete,
-            request_id=request_id,
+            request_id=attempt.request_id,
+            request_fingerprint=attempt.fingerprint,
         )
         _measurements(request, body)
         reply = await self.backend.call(self.stub.LogWorkout, request)

@@ -12,6 +12,7 @@ from fitmesh.user.v1 import user_pb2 as upb
 from fitmesh.user.v1 import user_pb2_grpc
 from gateway import bodies, responses
 from gateway.clients.backend import Backend
+from gateway.idempotency import Attempt
 from gateway.settings import GatewaySettings
 from servicekit.protoenum import enum_number
 
@@ -44,7 +45,9 @@ class Users:
         )
         self.stub = user_pb2_grpc.UserServiceStub(self.backend.channel)
 
-    async def register(self, body: bodies.RegisterRequest) -> responses.RegisterResponse:
+    async def register(
+        self, body: bodies.RegisterRequest, attempt: Attempt
+    ) -> responses.RegisterResponse:
         reply = await self.backend.call(
             self.stub.Register,
             upb.RegisterRequest(
@@ -52,6 +55,9 @@ class Users:
                 email=body.email,
                 password=body.password,
                 profile=_profile(body.profile) if body.profile else None,
+                # Registrations come from everyone: the key is kept one per scope (address).
+                request_id=attempt.scoped_key,
+                request_fingerprint=attempt.fingerprint,
             ),
         )
         u = reply.user

@@ -46,7 +46,7 @@ async def register(
         f"register:{client_ip(request)}",
         body,
         svc.settings.idempotency_ttl_seconds,
-        lambda: svc.clients.users.register(body),
+        lambda attempt: svc.clients.users.register(body, attempt),
         secrets=frozenset({"password"}),
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -24,14 +23,12 @@ Week = Annotated[
 async def start(
     body: bodies.WorkoutStart, caller: Authenticated, svc: Svc, key: IdempotencyKey = None
 ) -> Response:
-    async def run() -> responses.WorkoutStarted:
+    async def run(attempt: idempotency.Attempt) -> responses.WorkoutStarted:
         athlete = await svc.clients.users.athlete(caller.user_id)
         # The client's key when it gave one, so even a repeat that misses the Redis record
-        # (Redis down) stores nothing twice; gRPC's retries are safe either way.
-        request_id = key or uuid.uuid4().hex
-        return await svc.clients.activity.start(
-            caller.user_id, body.workout_type, athlete, request_id
-        )
+        # (Redis down or flushed) stores nothing twice, and one with another body is
+        # refused; gRPC's retries are safe either way.
+        return await svc.clients.activity.start(caller.user_id, body.workout_type, athlete, attempt)
 
     return await idempotency.once(
         svc.cache, key, f"start:{caller.user_id}", body, svc.settings.idempotency_ttl_seconds, run
@@ -53,11 +50,9 @@ async def end(
 async def log_workout(
     body: bodies.WorkoutLog, caller: Authenticated, svc: Svc, key: IdempotencyKey = None
 ) -> Response:
-    async def run() -> responses.WorkoutResponse:
+    async def run(attempt: idempotency.Attempt) -> responses.WorkoutResponse:
         athlete = await svc.clients.users.athlete(caller.user_id)
-        workout = await svc.clients.activity.log(
-            caller.user_id, body, athlete, key or uuid.uuid4().hex
-        )
+        workout = await svc.clients.activity.log(caller.user_id, body, athlete, attempt)
         await svc.cache.forget(statistics_key(caller.user_id), insights_key(caller.user_id))
         return workout
 

@@ -18,7 +18,8 @@ from fitmesh.activity.v1 import activity_pb2 as pb
 from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
-from servicekit.status import field_violations
+from servicekit.errors import IdempotencyKeyReused
+from servicekit.status import field_violations, reason
 from tests.helpers import log_workout, rpc_error
 
 Stub = activity_pb2_grpc.ActivityServiceStub
@@ -310,3 +311,67 @@ async def test_repeated_requests_with_one_token_act_once(activity_stub: Stub) ->
     assert len({r.workout.workout_id for r in results}) == 1
     stats = await activity_stub.GetStatistics(pb.GetStatisticsRequest(user_id=other), timeout=10)
     assert stats.statistics.total_workouts == 1
+
+
+async def test_a_repeated_token_with_another_fingerprint_is_refused(activity_stub: Stub) -> None:
+    user_id, token = user(), uuid.uuid4().hex
+    start = pb.StartWorkoutRequest(
+        user_id=user_id,
+        workout_type=spb.WORKOUT_TYPE_YOGA,
+        request_id=token,
+        request_fingerprint="first",
+    )
+    first = (await activity_stub.StartWorkout(start, timeout=10)).workout
+
+    async def refused(call: Any) -> None:
+        error = await rpc_error(call)
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert reason(error) == IdempotencyKeyReused.reason
+        assert error.details() == "this idempotency key was used with a different request"
+
+    other = pb.StartWorkoutRequest()
+    other.CopyFrom(start)
+    other.request_fingerprint = "second"
+    await refused(activity_stub.StartWorkout(other, timeout=10))  # while it runs
+    unmarked = pb.StartWorkoutRequest()
+    unmarked.CopyFrom(start)
+    unmarked.request_fingerprint = ""  # a caller that sends none is not compared
+    assert (await activity_stub.StartWorkout(unmarked, timeout=10)).workout == first
+    await asyncio.sleep(0.01)  # an end must come after the start, to the millisecond
+    end = pb.EndWorkoutRequest(user_id=user_id, workout_id=first.workout_id)
+    await activity_stub.EndWorkout(end, timeout=10)
+    await refused(activity_stub.StartWorkout(other, timeout=10))  # after it ended
+    again = (await activity_stub.StartWorkout(start, timeout=10)).workout
+    assert again.workout_id == first.workout_id
+    assert again.status == pb.WORKOUT_STATUS_COMPLETED
+
+    began = NOW - dt.timedelta(hours=5)
+    log_request = pb.LogWorkoutRequest(
+        user_id=user_id,
+        workout_type=spb.WORKOUT_TYPE_RUNNING,
+        start_time=ts(began),
+        end_time=ts(began + dt.timedelta(minutes=30)),
+        request_id=uuid.uuid4().hex,
+        request_fingerprint="first",
+    )
+    logged = (await activity_stub.LogWorkout(log_request, timeout=10)).workout
+
+    async def total() -> int:
+        stats = pb.GetStatisticsRequest(user_id=user_id)
+        return (await activity_stub.GetStatistics(stats, timeout=10)).statistics.total_workouts
+
+    counted = await total()
+    log_other = pb.LogWorkoutRequest()
+    log_other.CopyFrom(log_request)
+    log_other.request_fingerprint = "second"
+    log_other.distance_m = 5000
+    await refused(activity_stub.LogWorkout(log_other, timeout=10))
+    assert (await activity_stub.LogWorkout(log_request, timeout=10)).workout == logged
+    assert await total() == counted
+    listed = await activity_stub.ListWorkouts(pb.ListWorkoutsRequest(user_id=user_id), timeout=10)
+    assert len(listed.workouts) == 2  # the yoga and the run, each once
+    long = pb.LogWorkoutRequest()
+    long.CopyFrom(log_request)
+    long.request_fingerprint = "f" * 129
+    error = await rpc_error(activity_stub.LogWorkout(long, timeout=10))
+    assert [v.field for v in field_violations(error)] == ["request_fingerprint"]

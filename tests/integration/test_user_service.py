@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -18,8 +19,9 @@ from devstack import services
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as pb
 from fitmesh.user.v1 import user_pb2_grpc
+from servicekit.errors import IdempotencyKeyReused
 from servicekit.keys import public_from_private
-from servicekit.status import field_violations
+from servicekit.status import field_violations, reason
 from tests.helpers import PASSWORD, register, unique
 
 Stub = user_pb2_grpc.UserServiceStub
@@ -314,3 +316,31 @@ async def test_nul_characters_are_refused_not_crashed_on(user_stub: Stub) -> Non
     )
     assert register_.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert {v.field for v in field_violations(register_)} == {"password", "profile.display_name"}
+
+
+async def test_a_repeated_registration_token_gives_the_first_account(user_stub: Stub) -> None:
+    name, token = unique(), uuid.uuid4().hex
+    request = pb.RegisterRequest(
+        username=name,
+        email=f"{name}@example.com",
+        password=PASSWORD,
+        profile=pb.Profile(weight_kg=70),
+        request_id=token,
+        request_fingerprint="first",
+    )
+    replies = await asyncio.gather(*(user_stub.Register(request, timeout=10) for _ in range(3)))
+    assert len({r.user.user_id for r in replies}) == 1
+    assert (await user_stub.Register(request, timeout=10)).user == replies[0].user
+
+    other = pb.RegisterRequest()
+    other.CopyFrom(request)
+    other.request_fingerprint = "second"
+    other.username = unique()
+    error = await rpc_error(user_stub.Register(other, timeout=10))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(error) == IdempotencyKeyReused.reason
+    # Without the token it is a new registration, and the email is taken.
+    other.request_id = ""
+    error = await rpc_error(user_stub.Register(other, timeout=10))
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert [v.field for v in field_violations(error)] == ["email"]

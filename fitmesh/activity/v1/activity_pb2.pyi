@@ -151,6 +151,7 @@ class StartWorkoutRequest(_message.Message):
     WORKOUT_TYPE_FIELD_NUMBER: _builtins.int
     ATHLETE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_FINGERPRINT_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The owner."""
     workout_type: _scoring_pb2.WorkoutType.ValueType
@@ -158,6 +159,12 @@ class StartWorkoutRequest(_message.Message):
     request_id: _builtins.str
     """Idempotency token, at most 128 characters: a repeat with the same token returns the
     workout the first call made instead of refusing or creating another.
+    """
+    request_fingerprint: _builtins.str
+    """What the request said, as a digest of at most 128 characters (the gateway's
+    fingerprint of the client's body, secrets left out); stored with the workout. A repeat
+    of request_id with another fingerprint is refused with FAILED_PRECONDITION and an
+    ErrorInfo of reason IDEMPOTENCY_KEY_REUSED. Empty on either side means not compared.
     """
     @_builtins.property
     def athlete(self) -> _scoring_pb2.Athlete:
@@ -170,10 +177,11 @@ class StartWorkoutRequest(_message.Message):
         workout_type: _scoring_pb2.WorkoutType.ValueType = ...,
         athlete: _scoring_pb2.Athlete | None = ...,
         request_id: _builtins.str = ...,
+        request_fingerprint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["athlete", b"athlete"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["athlete", b"athlete", "request_id", b"request_id", "user_id", b"user_id", "workout_type", b"workout_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["athlete", b"athlete", "request_fingerprint", b"request_fingerprint", "request_id", b"request_id", "user_id", b"user_id", "workout_type", b"workout_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -288,6 +296,7 @@ class LogWorkoutRequest(_message.Message):
     DISTANCE_M_FIELD_NUMBER: _builtins.int
     ATHLETE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_FINGERPRINT_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The owner."""
     workout_type: _scoring_pb2.WorkoutType.ValueType
@@ -299,6 +308,11 @@ class LogWorkoutRequest(_message.Message):
     request_id: _builtins.str
     """Idempotency token, at most 128 characters: a repeat with the same token returns the
     workout the first call stored instead of storing it twice.
+    """
+    request_fingerprint: _builtins.str
+    """What the request said, as in StartWorkoutRequest: stored with the workout, and a repeat
+    of request_id with another fingerprint is refused (FAILED_PRECONDITION, ErrorInfo
+    reason IDEMPOTENCY_KEY_REUSED).
     """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
@@ -323,10 +337,11 @@ class LogWorkoutRequest(_message.Message):
         distance_m: _builtins.float | None = ...,
         athlete: _scoring_pb2.Athlete | None = ...,
         request_id: _builtins.str = ...,
+        request_fingerprint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "end_time", b"end_time", "request_id", b"request_id", "start_time", b"start_time", "user_id", b"user_id", "workout_type", b"workout_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "end_time", b"end_time", "request_fingerprint", b"request_fingerprint", "request_id", b"request_id", "start_time", b"start_time", "user_id", b"user_id", "workout_type", b"workout_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__avg_heart_rate: _TypeAlias = _typing.Literal["avg_heart_rate"]  # noqa: Y015
     _WhichOneofArgType__avg_heart_rate: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate"]  # noqa: Y015

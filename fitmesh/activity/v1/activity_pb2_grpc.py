@@ -93,7 +93,8 @@ class ActivityServiceServicer:
 
     def StartWorkout(self, request, context):
         """StartWorkout opens a workout. A user has at most one active workout:
-        a second start gets FAILED_PRECONDITION naming the active one.
+        a second start gets FAILED_PRECONDITION naming the active one. A repeat of a
+        request_id returns the first workout; with another request_fingerprint it is refused.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -108,7 +109,8 @@ class ActivityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def LogWorkout(self, request, context):
-        """LogWorkout records a workout that already finished.
+        """LogWorkout records a workout that already finished. A repeat of a request_id returns
+        the first workout; with another request_fingerprint it is refused.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

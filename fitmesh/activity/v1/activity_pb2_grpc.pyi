@@ -18,14 +18,17 @@ class ActivityServiceStub:
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartWorkout: _aio.UnaryUnaryMultiCallable[_activity_pb2.StartWorkoutRequest, _activity_pb2.StartWorkoutResponse]
     """StartWorkout opens a workout. A user has at most one active workout:
-    a second start gets FAILED_PRECONDITION naming the active one.
+    a second start gets FAILED_PRECONDITION naming the active one. A repeat of a
+    request_id returns the first workout; with another request_fingerprint it is refused.
     """
     EndWorkout: _aio.UnaryUnaryMultiCallable[_activity_pb2.EndWorkoutRequest, _activity_pb2.EndWorkoutResponse]
     """EndWorkout closes the active workout and scores it. Ending twice returns the
     stored result and never counts twice.
     """
     LogWorkout: _aio.UnaryUnaryMultiCallable[_activity_pb2.LogWorkoutRequest, _activity_pb2.LogWorkoutResponse]
-    """LogWorkout records a workout that already finished."""
+    """LogWorkout records a workout that already finished. A repeat of a request_id returns
+    the first workout; with another request_fingerprint it is refused.
+    """
     GetWorkout: _aio.UnaryUnaryMultiCallable[_activity_pb2.GetWorkoutRequest, _activity_pb2.GetWorkoutResponse]
     """GetWorkout returns one workout."""
     ListWorkouts: _aio.UnaryUnaryMultiCallable[_activity_pb2.ListWorkoutsRequest, _activity_pb2.ListWorkoutsResponse]
@@ -57,7 +60,8 @@ class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _aio.ServicerContext[_activity_pb2.StartWorkoutRequest, _abc.Awaitable[_activity_pb2.StartWorkoutResponse]],
     ) -> _abc.Awaitable[_activity_pb2.StartWorkoutResponse]:
         """StartWorkout opens a workout. A user has at most one active workout:
-        a second start gets FAILED_PRECONDITION naming the active one.
+        a second start gets FAILED_PRECONDITION naming the active one. A repeat of a
+        request_id returns the first workout; with another request_fingerprint it is refused.
         """
 
     @_abc_1.abstractmethod
@@ -76,7 +80,9 @@ class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _activity_pb2.LogWorkoutRequest,
         context: _aio.ServicerContext[_activity_pb2.LogWorkoutRequest, _abc.Awaitable[_activity_pb2.LogWorkoutResponse]],
     ) -> _abc.Awaitable[_activity_pb2.LogWorkoutResponse]:
-        """LogWorkout records a workout that already finished."""
+        """LogWorkout records a workout that already finished. A repeat of a request_id returns
+        the first workout; with another request_fingerprint it is refused.
+        """
 
     @_abc_1.abstractmethod
     def GetWorkout(

@@ -167,12 +167,25 @@ class RegisterRequest(_message.Message):
     EMAIL_FIELD_NUMBER: _builtins.int
     PASSWORD_FIELD_NUMBER: _builtins.int
     PROFILE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_FINGERPRINT_FIELD_NUMBER: _builtins.int
     username: _builtins.str
     """3-32 characters of [a-z0-9_.-]."""
     email: _builtins.str
     """A valid email address."""
     password: _builtins.str
     """At least 10 characters. Never stored or logged in clear."""
+    request_id: _builtins.str
+    """Idempotency token, at most 128 characters; empty for none. Kept with the account, so a
+    repeat with the same token returns the account the first call made instead of
+    ALREADY_EXISTS, however long after.
+    """
+    request_fingerprint: _builtins.str
+    """What the request said, as a digest of at most 128 characters (the gateway's
+    fingerprint of the client's body, the password left out); kept with request_id. A
+    repeat of request_id with another fingerprint is refused with FAILED_PRECONDITION and
+    an ErrorInfo of reason IDEMPOTENCY_KEY_REUSED. Empty on either side means not compared.
+    """
     @_builtins.property
     def profile(self) -> Global___Profile:
         """Optional starting profile."""
@@ -184,10 +197,12 @@ class RegisterRequest(_message.Message):
         email: _builtins.str = ...,
         password: _builtins.str = ...,
         profile: Global___Profile | None = ...,
+        request_id: _builtins.str = ...,
+        request_fingerprint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "password", b"password", "profile", b"profile", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "password", b"password", "profile", b"profile", "request_fingerprint", b"request_fingerprint", "request_id", b"request_id", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -92,7 +92,9 @@ class UserServiceServicer:
     """
 
     def Register(self, request, context):
-        """Register creates an account. ALREADY_EXISTS names the field (email or username).
+        """Register creates an account. ALREADY_EXISTS names the field (email or username). A
+        repeat of a request_id returns the first account; with another request_fingerprint it
+        is refused.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

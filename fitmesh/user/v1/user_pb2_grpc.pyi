@@ -17,7 +17,10 @@ class UserServiceStub:
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Register: _aio.UnaryUnaryMultiCallable[_user_pb2.RegisterRequest, _user_pb2.RegisterResponse]
-    """Register creates an account. ALREADY_EXISTS names the field (email or username)."""
+    """Register creates an account. ALREADY_EXISTS names the field (email or username). A
+    repeat of a request_id returns the first account; with another request_fingerprint it
+    is refused.
+    """
     Authenticate: _aio.UnaryUnaryMultiCallable[_user_pb2.AuthenticateRequest, _user_pb2.AuthenticateResponse]
     """Authenticate checks a password and issues a short-lived access token. A wrong
     email and a wrong password give the same UNAUTHENTICATED answer.
@@ -48,7 +51,10 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _user_pb2.RegisterRequest,
         context: _aio.ServicerContext[_user_pb2.RegisterRequest, _abc.Awaitable[_user_pb2.RegisterResponse]],
     ) -> _abc.Awaitable[_user_pb2.RegisterResponse]:
-        """Register creates an account. ALREADY_EXISTS names the field (email or username)."""
+        """Register creates an account. ALREADY_EXISTS names the field (email or username). A
+        repeat of a request_id returns the first account; with another request_fingerprint it
+        is refused.
+        """
 
     @_abc_1.abstractmethod
     def Authenticate(
