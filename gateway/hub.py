@@ -63,8 +63,13 @@ class Hub:
         self._listener = Background(self._listen_forever)
         self._ready = asyncio.Event()
 
-    async def start(self) -> None:
+    async def start(self, wait: float = 2.0) -> None:
+        """Start listening, and give the first subscription up to `wait` seconds: a socket
+        accepted before it would be refused as if Redis were away. Past that the gateway
+        starts anyway, degraded, and the listener keeps trying."""
         self._listener.start()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), wait)
 
     async def stop(self) -> None:
         await self._listener.stop()
