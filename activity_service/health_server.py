@@ -31,7 +31,7 @@ from activity_service.health_views import (
     when,
 )
 from activity_service.scoring import Scorer
-from activity_service.store import Doc, Store
+from activity_service.store import Store
 from activity_service.workouts import now
 from fitmesh.health.v1 import health_pb2 as hpb
 from fitmesh.health.v1 import health_pb2_grpc
@@ -68,14 +68,6 @@ def time_range(v: Violations, request: Any) -> tuple[dt.datetime | None, dt.date
         if at == UNREADABLE:
             v.add(name, "is not a time in years 1-9999")
     return since, until
-
-
-def next_token(docs: list[Doc], limit: int, field: str) -> tuple[list[Doc], str]:
-    """The page and the token of the one after it (read with one document more)."""
-    if len(docs) <= limit:
-        return docs, ""
-    docs = docs[:limit]
-    return docs, pagination.encode(docs[-1][field], docs[-1]["_id"])
 
 
 class HealthServicer(health_pb2_grpc.HealthServiceServicer):
@@ -137,7 +129,7 @@ class HealthServicer(health_pb2_grpc.HealthServiceServicer):
         limit = pagination.page_size(request.page_size, **METRICS_PAGE)
         after = pagination.decode(request.page_token)
         docs = await metrics.page(self.store, request.user_id, kind, since, until, after, limit + 1)
-        docs, token = next_token(docs, limit, "recorded_at")
+        docs, token = pagination.split(docs, limit, "recorded_at")
         return hpb.ListMetricsResponse(
             metrics=[metric_proto(d) for d in docs], next_page_token=token
         )
@@ -200,7 +192,7 @@ class HealthServicer(health_pb2_grpc.HealthServiceServicer):
         limit = pagination.page_size(request.page_size, **MEALS_PAGE)
         after = pagination.decode(request.page_token)
         docs = await meals.page(self.store, request.user_id, since, until, after, limit + 1)
-        docs, token = next_token(docs, limit, "eaten_at")
+        docs, token = pagination.split(docs, limit, "eaten_at")
         days = await meals.days(self.store, request.user_id, (d["day"] for d in docs))
         return hpb.ListMealsResponse(
             meals=[meal_proto(d) for d in docs],

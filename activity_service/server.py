@@ -156,11 +156,7 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
             until=to_datetime(request.to_time) if request.HasField("to_time") else None,
             kind=kind,
         )
-        docs = await history.page(self.store, query)
-        token = ""
-        if len(docs) > limit:
-            docs = docs[:limit]
-            token = pagination.encode(docs[-1]["start_time"], docs[-1]["_id"])
+        docs, token = pagination.split(await history.page(self.store, query), limit, "start_time")
         return pb.ListWorkoutsResponse(
             workouts=[workout_proto(d) for d in docs], next_page_token=token
         )

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
-from google.protobuf import json_format
-from google.protobuf.message import Message
 from pydantic import BaseModel, Field
 
 from fitmesh.activity.v1 import activity_pb2 as apb
 from fitmesh.health.v1 import health_pb2 as hpb
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from gateway.health_bodies import MetricType
+from gateway.responses import proto_fields, when
 from servicekit.protoenum import enum_name
 from servicekit.protofields import to_datetime
 
 Severity = Literal["info", "warning", "alert"]
-
-
-def _when(message: Message, name: str) -> dt.datetime | None:
-    return to_datetime(getattr(message, name)) if message.HasField(name) else None
-
-
-def _fields(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
 
 
 class Metric(BaseModel):
@@ -49,8 +38,8 @@ class Metric(BaseModel):
             value=m.value,
             unit=m.unit,
             recorded_at=to_datetime(m.recorded_at),
-            start_time=_when(m, "start_time"),
-            end_time=_when(m, "end_time"),
+            start_time=when(m, "start_time"),
+            end_time=when(m, "end_time"),
             client_id=m.client_id,
         )
 
@@ -140,7 +129,7 @@ class MetricSeries(BaseModel):
         cls, metric_type: str, period: str, reply: hpb.MetricSeriesResponse
     ) -> MetricSeries:
         points = [
-            SeriesPoint(**(_fields(p) | {"start": to_datetime(p.start)})) for p in reply.points
+            SeriesPoint(**(proto_fields(p) | {"start": to_datetime(p.start)})) for p in reply.points
         ]
         return cls(metric_type=metric_type, period=period, unit=reply.unit, points=points)
 
@@ -162,7 +151,8 @@ class ActivitySeries(BaseModel):
     @classmethod
     def from_proto(cls, period: str, reply: apb.ActivitySeriesResponse) -> ActivitySeries:
         points = [
-            ActivityPoint(**(_fields(p) | {"start": to_datetime(p.start)})) for p in reply.points
+            ActivityPoint(**(proto_fields(p) | {"start": to_datetime(p.start)}))
+            for p in reply.points
         ]
         return cls(period=period, points=points)
 
@@ -187,7 +177,7 @@ class Meal(BaseModel):
 
     @classmethod
     def from_proto(cls, m: hpb.Meal) -> Meal:
-        fields = _fields(m) | {"eaten_at": to_datetime(m.eaten_at)}
+        fields = proto_fields(m) | {"eaten_at": to_datetime(m.eaten_at)}
         return cls(**fields)
 
 
@@ -215,7 +205,7 @@ class MealPage(BaseModel):
     def from_proto(cls, reply: hpb.ListMealsResponse) -> MealPage:
         return cls(
             items=[Meal.from_proto(m) for m in reply.meals],
-            days=[DailyNutrition(**_fields(d)) for d in reply.days],
+            days=[DailyNutrition(**proto_fields(d)) for d in reply.days],
             next_cursor=reply.next_page_token or None,
         )
 
@@ -264,5 +254,5 @@ class HealthInsights(BaseModel):
         return cls(
             user_id=user_id,
             items=[Insight.from_proto(i) for i in reply.insights],
-            figures=_fields(reply.figures),
+            figures=proto_fields(reply.figures),
         )

@@ -4,7 +4,7 @@ document and for the wire. Each knows how to be made from its proto."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -18,8 +18,16 @@ from servicekit.protoenum import enum_name
 from servicekit.protofields import optional, to_datetime
 
 
-def _when(message: Message, name: str) -> dt.datetime | None:
+def when(message: Message, name: str) -> dt.datetime | None:
+    """An optional Timestamp field as a datetime, None when unset."""
     return to_datetime(getattr(message, name)) if message.HasField(name) else None
+
+
+def proto_fields(message: Message) -> dict[str, Any]:
+    """A message's fields by their proto names, unset scalars included as zero."""
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 class RegisterResponse(BaseModel):
@@ -79,8 +87,8 @@ class GoalResponse(BaseModel):
             target_date=g.target_date,
             current_progress=g.current_progress,
             status=enum_name(spb.GoalStatus, g.status),
-            created_at=_when(g, "created_at"),
-            achieved_at=_when(g, "achieved_at"),
+            created_at=when(g, "created_at"),
+            achieved_at=when(g, "achieved_at"),
         )
 
 
@@ -122,7 +130,7 @@ class WorkoutResponse(BaseModel):
             workout_type=enum_name(spb.WorkoutType, w.workout_type),
             status="active" if w.status == apb.WORKOUT_STATUS_ACTIVE else "completed",
             start_time=to_datetime(w.start_time),
-            end_time=_when(w, "end_time"),
+            end_time=when(w, "end_time"),
             duration=w.duration_seconds,
             avg_heart_rate=optional(w, "avg_heart_rate"),
             distance_m=optional(w, "distance_m"),
@@ -205,12 +213,7 @@ class ActivityScore(BaseModel):
 
     @classmethod
     def from_proto(cls, reply: apb.GetActivityScoreResponse) -> ActivityScore:
-        score = json_format.MessageToDict(
-            reply.score,
-            preserving_proto_field_name=True,
-            always_print_fields_with_no_presence=True,
-        )
-        return cls(week=reply.week, workouts=reply.workouts, **score)
+        return cls(week=reply.week, workouts=reply.workouts, **proto_fields(reply.score))
 
 
 class Notification(BaseModel):

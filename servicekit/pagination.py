@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from typing import Any, TypeVar
 
 from servicekit.errors import FieldViolation, InvalidArgument
 
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -21,6 +23,16 @@ def page_size(
     if requested < 0 or requested > maximum:
         raise InvalidArgument([FieldViolation("page_size", f"must be 0-{maximum}")])
     return requested or default
+
+
+def split(docs: list[T], limit: int, at: str, key: str = "_id") -> tuple[list[T], str]:
+    """A page read with one item more than `limit`: the page, and the token of the next one
+    (empty on the last), from the last item's `at` and `key`."""
+    if len(docs) <= limit:
+        return docs, ""
+    docs = docs[:limit]
+    last: Any = docs[-1]
+    return docs, encode(last[at], str(last[key]))
 
 
 def encode(at: dt.datetime, key: str) -> str:
