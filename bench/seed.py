@@ -53,7 +53,9 @@ async def accounts(database_url: str, count: int, prefix: str) -> list[Account]:
                 }
             )
             user_id = str(row["user_id"])
-            made.append(Account(user_id, tokens.issue(user_id)))
+            # A session of its own per account, as a login would start (none is stored: the
+            # gateway refuses revoked sessions and knows no others).
+            made.append(Account(user_id, tokens.issue(user_id, str(uuid.uuid4()))))
     finally:
         await store.stop()
     return made

@@ -21,11 +21,12 @@ from gateway.invalidation import CacheInvalidator
 from gateway.live import Live
 from gateway.lockout import Lockout
 from gateway.middleware import RequestMiddleware
-from gateway.routes import groups, health, pages, system, users, workouts, ws
+from gateway.routes import groups, health, pages, sessions, system, users, workouts, ws
 from gateway.settings import GatewaySettings
 from gateway.state import Services
 from gateway.tickets import Tickets
 from servicekit import tracing
+from servicekit.revocations import RevokedSessions
 
 DESCRIPTION = """
 fitmesh's REST API. Sign up with `POST /api/v1/users/register`, get a token with
@@ -60,7 +61,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # Blocking stream reads outlast those timeouts: a client of their own.
         stream_redis = aioredis.from_url(settings.redis_url, decode_responses=True)
         clients = Clients(settings)
-        hub = Hub(stream_redis)
+        revoked = RevokedSessions()
+        hub = Hub(stream_redis, revoked)
         await hub.start()
         live = Live(
             GroupSessions(stream_redis), hub, clients.activity, settings.group_recent_messages
@@ -90,6 +92,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 breaker,
                 settings.redis_timeout_seconds,
             ),
+            revoked=revoked,
         )
         invalidator = CacheInvalidator(stream_redis, cache)
         invalidator.start()
@@ -120,7 +123,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")
     # FastAPI's body limit, on the routers: there its refusals reach the problem handlers.
-    for api in (users.router, workouts.router, groups.router):
+    for api in (users.router, sessions.router, workouts.router, groups.router):
         app.include_router(
             api, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=MAX_BODY
         )

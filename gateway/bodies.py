@@ -96,6 +96,29 @@ class LoginRequest(Body):
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
+RefreshToken = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class RefreshRequest(Body):
+    """A refresh token from the login or the last refresh."""
+
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: RefreshToken
+
+
+class PasswordChange(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"current_password": "correct horse battery", "new_password": "a longer one now"}
+            ]
+        },
+    )
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    new_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
 class GoalCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
@@ -120,6 +143,11 @@ class WorkoutStart(Body):
         extra="forbid", json_schema_extra={"examples": [{"workout_type": "running"}]}
     )
     workout_type: WorkoutType
+    user_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None,
+        description="Optional: the caller's own id, as clients of the first contract send "
+        "it. Any other id is 403; the workout is always the caller's.",
+    )
 
 
 class WorkoutEnd(Body):

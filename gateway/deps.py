@@ -44,6 +44,7 @@ def client_ip(request: Request) -> str:
 class Caller:
     user_id: str
     token_expires_at: float
+    session_id: str
 
     def owns(self, user_id: str) -> None:
         """A user reaches only their own data."""
@@ -93,11 +94,14 @@ def verify(svc: Services, header: str | None) -> Caller | ApiError:
     if not token or scheme.lower() != "bearer":
         return unauthorized("an access token is required", token_given=False)
     try:
-        return Caller(*svc.verifier.verify(token))
+        verified = svc.verifier.verify(token)
     except jwt.ExpiredSignatureError:
         return unauthorized("the access token has expired")
     except jwt.InvalidTokenError:
         return unauthorized("the access token is not valid")
+    if verified.session_id in svc.revoked:
+        return unauthorized("the session has ended; sign in again")
+    return Caller(*verified)
 
 
 class CallerOf(Bearer):

@@ -1,7 +1,8 @@
 """This replica's WebSocket connections and their fan-out.
 
 The hub holds one Redis pub/sub connection, subscribed to the channel of every session
-that has a member connected here and to the notify channel of every user connected here.
+that has a member connected here, to the notify channel of every user connected here, and
+to the revoked sign-in sessions (servicekit.revocations), whose sockets it closes.
 A published update is serialised once and queued to each local socket; a socket whose
 queue is full is a slow reader and is dropped, so nobody else waits for it."""
 
@@ -21,6 +22,7 @@ from redis.exceptions import RedisError
 from gateway.groups import channel, stream_order
 from servicekit.background import Background
 from servicekit.events import notify_channel
+from servicekit.revocations import REVOKED_CHANNEL, RevokedSessions
 
 log = structlog.get_logger("hub")
 GROUP_PREFIX = "fitmesh.group."
@@ -30,8 +32,8 @@ NOTIFY_PREFIX = "fitmesh.notify."
 class Connection:
     """One WebSocket: its user, the sessions it joined, and its bounded outgoing queue."""
 
-    def __init__(self, user_id: str, queue_size: int) -> None:
-        self.user_id = user_id
+    def __init__(self, user_id: str, session_id: str, queue_size: int) -> None:
+        self.user_id, self.session_id = user_id, session_id
         self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         # Per joined session: the newest log entry its joined snapshot covered, or None while
         # joining, when updates wait in the backlog until the snapshot is sent.
@@ -39,6 +41,8 @@ class Connection:
         self.backlog: dict[str, list[tuple[tuple[int, int], str]]] = {}
         # Set when this socket fell too far behind; its endpoint then lets it go.
         self.dropped = asyncio.Event()
+        # Set when its sign-in session is revoked; its endpoint then closes it.
+        self.revoked = asyncio.Event()
 
     def deliver(self, text: str) -> None:
         if self.dropped.is_set():
@@ -54,8 +58,8 @@ class Connection:
 
 
 class Hub:
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self.redis = redis
+    def __init__(self, redis: aioredis.Redis, revoked: RevokedSessions) -> None:
+        self.redis, self.revoked = redis, revoked
         self.sessions: dict[str, set[Connection]] = defaultdict(set)
         self.users: dict[str, set[Connection]] = defaultdict(set)
         self.on_session_ended: Callable[[str], None] = lambda session_id: None
@@ -141,7 +145,8 @@ class Hub:
                 wanted = [channel(s) for s in self.sessions] + [
                     notify_channel(u) for u in self.users
                 ]
-                await self._pubsub.subscribe("fitmesh.hub", *wanted)
+                await self._pubsub.subscribe("fitmesh.hub", REVOKED_CHANNEL, *wanted)
+                await self.revoked.load(self.redis)  # after subscribing: nothing falls between
                 self._ready.set()
                 async for message in self._pubsub.listen():
                     if message and message.get("type") == "message":
@@ -158,11 +163,19 @@ class Hub:
                         await self._pubsub.aclose()
 
     def _dispatch(self, name: str, data: str) -> None:
-        if name.startswith(GROUP_PREFIX):
+        if name == REVOKED_CHANNEL:
+            self._session_revoked(self.revoked.heard(data))
+        elif name.startswith(GROUP_PREFIX):
             self._group_update(name.removeprefix(GROUP_PREFIX), data)
         elif name.startswith(NOTIFY_PREFIX):
             for conn in list(self.users.get(name.removeprefix(NOTIFY_PREFIX), ())):
                 conn.deliver(data)
+
+    def _session_revoked(self, session_id: str) -> None:
+        for conns in self.users.values():
+            for conn in conns:
+                if conn.session_id == session_id:
+                    conn.revoked.set()
 
     def _group_update(self, session_id: str, data: str) -> None:
         entry_id, _, frame_text = data.partition(" ")

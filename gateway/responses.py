@@ -37,10 +37,44 @@ class RegisterResponse(BaseModel):
 
 
 class LoginResponse(BaseModel):
-    token: str
+    token: str = Field(description="The access token, for the Authorization header.")
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type, not a secret)
-    expires_in: int = Field(description="Seconds until the token expires.")
+    expires_in: int = Field(description="Seconds until the access token expires.")
     user_id: str
+    refresh_token: str = Field(
+        description="Good for one POST /users/refresh, which answers a new pair; presenting "
+        "it a second time signs the session out."
+    )
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires unused.")
+    session_id: str = Field(description="The sign-in session the tokens belong to.")
+
+    @classmethod
+    def from_proto(cls, reply: upb.AuthenticateResponse) -> LoginResponse:
+        return cls(
+            token=reply.access_token,
+            expires_in=reply.expires_in,
+            user_id=reply.user_id,
+            refresh_token=reply.refresh_token,
+            refresh_expires_in=reply.refresh_expires_in,
+            session_id=reply.session_id,
+        )
+
+
+class SignInSession(BaseModel):
+    session_id: str
+    user_agent: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime
+    expires_at: dt.datetime
+    current: bool = Field(description="The session of the token that asked.")
+
+
+class SignInSessions(BaseModel):
+    sessions: list[SignInSession]
+
+
+class PasswordChanged(BaseModel):
+    signed_out: int = Field(description="How many other sessions were signed out.")
 
 
 class UserResponse(ProfileFields):

@@ -16,6 +16,7 @@ from gateway.live import Live
 from gateway.lockout import Lockout
 from gateway.settings import GatewaySettings
 from gateway.tickets import Tickets
+from servicekit.revocations import RevokedSessions
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,5 @@ class Services:
     live: Live
     tickets: Tickets
     lockout: Lockout
+    # Sign-in sessions revoked while their access tokens live (kept by the hub).
+    revoked: RevokedSessions

@@ -19,10 +19,11 @@ PREFIX = "fitmesh:ws-ticket:"
 
 @dataclass(frozen=True, slots=True)
 class Holder:
-    """Whom a ticket was issued to, and when their token expires."""
+    """Whom a ticket was issued to, in which sign-in session, and when their token expires."""
 
     user_id: str
     expires_at: float
+    session_id: str
 
 
 def _key(ticket: str) -> str:
@@ -36,7 +37,8 @@ class Tickets:
     async def issue(self, holder: Holder) -> str:
         ticket = secrets.token_urlsafe(32)
         try:
-            await self.redis.set(_key(ticket), f"{holder.expires_at} {holder.user_id}", ex=self.ttl)
+            value = f"{holder.expires_at} {holder.user_id} {holder.session_id}"
+            await self.redis.set(_key(ticket), value, ex=self.ttl)
         except (RedisError, OSError) as exc:
             # Live sessions live in Redis: without it there is nothing to connect to.
             raise unavailable("redis", 1) from exc
@@ -49,5 +51,5 @@ class Tickets:
         raw = await self.redis.getdel(_key(ticket))
         if raw is None:
             return None
-        expires_at, _, user_id = (raw.decode() if isinstance(raw, bytes) else raw).partition(" ")
-        return Holder(user_id, float(expires_at))
+        expires_at, user_id, session_id = (raw.decode() if isinstance(raw, bytes) else raw).split()
+        return Holder(user_id, float(expires_at), session_id)

@@ -69,9 +69,11 @@ def normalize_email(v: Violations, email: str) -> str:
         return email
 
 
-def check_password(v: Violations, password: str) -> None:
+def check_password(v: Violations, password: str, field: str = "password") -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        v.add("password", f"must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")
+        v.add(field, f"must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")
+    if has_nul(password):
+        v.add(field, "must not contain NUL characters")
 
 
 def parse_date(v: Violations, field: str, text: str) -> dt.date | None:

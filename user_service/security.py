@@ -1,4 +1,5 @@
-"""Passwords (Argon2id), access tokens (EdDSA JWTs) and encryption at rest (MultiFernet)."""
+"""Passwords (Argon2id), access tokens (EdDSA JWTs, each naming its session)
+and encryption at rest (MultiFernet)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,11 @@ class Tokens:
         self.issuer = issuer
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, user_id: str, now: dt.datetime | None = None) -> str:
+    def issue(self, user_id: str, session_id: str, now: dt.datetime | None = None) -> str:
         now = now or dt.datetime.now(dt.UTC)
         claims = {
             "sub": user_id,
+            "sid": session_id,
             "iss": self.issuer,
             "iat": now,
             "exp": now + dt.timedelta(seconds=self.ttl_seconds),

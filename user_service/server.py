@@ -11,8 +11,8 @@ import redis.asyncio as aioredis
 
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
+from fitmesh.user.v1 import sessions_pb2, sessions_pb2_grpc, user_pb2_grpc
 from fitmesh.user.v1 import user_pb2 as pb
-from fitmesh.user.v1 import user_pb2_grpc
 from servicekit import channels, pagination, servicetokens
 from servicekit.errors import (
     AlreadyExists,
@@ -27,6 +27,8 @@ from servicekit.server import Service
 from user_service import rules
 from user_service.events import GoalProgressConsumer
 from user_service.security import Cipher, Passwords, Tokens
+from user_service.session_server import SessionServicer, token_pair
+from user_service.sessions import Sessions
 from user_service.settings import UserSettings
 from user_service.store import Store
 from user_service.views import goal_proto, notification_proto, user_proto
@@ -68,9 +70,16 @@ def profile_from(v: Violations, message: pb.Profile, prefix: str = "profile.") -
 
 
 class UserServicer(user_pb2_grpc.UserServiceServicer):
-    def __init__(self, store: Store, tokens: Tokens, cipher: Cipher) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tokens: Tokens,
+        cipher: Cipher,
+        sessions: Sessions,
+        passwords: Passwords,
+    ) -> None:
         self.store, self.tokens, self.cipher = store, tokens, cipher
-        self.passwords = Passwords()
+        self.sessions, self.passwords = sessions, passwords
 
     def _columns(self, profile: rules.Profile, names: tuple[str, ...]) -> dict[str, Any]:
         columns: dict[str, Any] = {}
@@ -87,8 +96,6 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
         rules.check_username(v, request.username)
         email = rules.normalize_email(v, request.email)
         rules.check_password(v, request.password)
-        if rules.has_nul(request.password):
-            v.add("password", "must not contain NUL characters")
         profile = profile_from(v, request.profile)
         rules.check_profile(v, profile, today())
         for name in ("request_id", "request_fingerprint"):
@@ -141,13 +148,8 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
         stored = found["password_hash"] if found else None
         if not await self.passwords.verify(stored, request.password) or found is None:
             raise Unauthenticated("invalid email or password")
-        user_id = str(found["user_id"])
-        return pb.AuthenticateResponse(
-            access_token=self.tokens.issue(user_id),
-            token_type="bearer",  # noqa: S106 - the OAuth token type, not a secret
-            expires_in=self.tokens.ttl_seconds,
-            user_id=user_id,
-        )
+        issued = await self.sessions.begin(found["user_id"], request.user_agent)
+        return token_pair(self.tokens, self.sessions, issued)
 
     async def _user(self, user_id: uuid.UUID) -> dict[str, Any]:
         row = await self.store.get_user(user_id)
@@ -320,6 +322,12 @@ class Resources:
         self.caller = servicetokens.Minter.from_setting(
             servicetokens.USER_SERVICE, settings.service_signing_key, settings.environment
         )
+        self.sessions = Sessions(
+            self.store,
+            self.redis,
+            dt.timedelta(days=settings.refresh_token_ttl_days),
+            settings.access_token_ttl_seconds,
+        )
         self._channel: grpc.aio.Channel | None = None
         self._consumer: GoalProgressConsumer | None = None
 
@@ -329,8 +337,10 @@ class Resources:
         scoring = scoring_pb2_grpc.ScoringServiceStub(self._channel)
         self._consumer = GoalProgressConsumer(self.store, self.redis, scoring, self.settings)
         await self._consumer.start()
+        await self.sessions.start()
 
     async def stop(self) -> None:
+        await self.sessions.stop()
         if self._consumer:
             await self._consumer.stop()
         if self._channel:
@@ -348,11 +358,21 @@ def build(settings: UserSettings) -> Service:
     )
     cipher = Cipher(settings.encryption_keys, environment=settings.environment)
     resources = Resources(settings)
-    servicer = UserServicer(resources.store, tokens, cipher)
+    passwords = Passwords()
+    servicer = UserServicer(resources.store, tokens, cipher, resources.sessions, passwords)
+    sessions = SessionServicer(resources.store, resources.sessions, tokens, passwords)
+
+    def register(server: grpc.aio.Server) -> None:
+        user_pb2_grpc.add_UserServiceServicer_to_server(servicer, server)
+        sessions_pb2_grpc.add_SessionServiceServicer_to_server(sessions, server)
+
     return Service(
         name="user_service",
-        full_names=[pb.DESCRIPTOR.services_by_name["UserService"].full_name],
-        register=lambda server: user_pb2_grpc.add_UserServiceServicer_to_server(servicer, server),
+        full_names=[
+            pb.DESCRIPTOR.services_by_name["UserService"].full_name,
+            sessions_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
+        ],
+        register=register,
         probes=[resources.store.ping],
         lifecycles=[resources],
     )

@@ -21,6 +21,8 @@ class UserSettings(ServiceSettings):
     jwt_private_key: str = ""
     jwt_issuer: str = "fitmesh"
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    # A session ends when its refresh token goes this long unused.
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     # Fernet keys (comma-separated, newest first) that encrypt sensitive profile fields.
     encryption_keys: str = ""
     # The consumer of `workout.completed` and `metric.day_total` (events.py): its group

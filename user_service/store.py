@@ -120,6 +120,14 @@ class Store:
             )
             return await cur.fetchone()
 
+    async def password_hash(self, user_id: uuid.UUID) -> str | None:
+        async with self.transaction() as conn:
+            cur = await conn.execute(
+                "SELECT password_hash FROM users WHERE user_id = %s", (user_id,)
+            )
+            row = await cur.fetchone()
+        return row["password_hash"] if row else None
+
     async def get_user(self, user_id: uuid.UUID) -> Row | None:
         async with self.transaction() as conn:
             cur = await conn.execute(

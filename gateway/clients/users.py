@@ -11,6 +11,7 @@ from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as upb
 from fitmesh.user.v1 import user_pb2_grpc
 from gateway import bodies, responses
+from gateway.clients import sessions
 from gateway.clients.backend import Backend
 from gateway.idempotency import Attempt
 from gateway.settings import GatewaySettings
@@ -40,10 +41,12 @@ class Users:
         self.backend = Backend(
             "user_service",
             settings.user_service_addrs,
-            {"fitmesh.user.v1.UserService": IDEMPOTENT},
+            {"fitmesh.user.v1.UserService": IDEMPOTENT, sessions.SERVICE: sessions.IDEMPOTENT},
             settings,
         )
         self.stub = user_pb2_grpc.UserServiceStub(self.backend.channel)
+        # Sessions are kept by the user service's replicas: the same channel and breaker.
+        self.sessions = sessions.Sessions(self.backend)
 
     async def register(
         self, body: bodies.RegisterRequest, attempt: Attempt
@@ -63,16 +66,14 @@ class Users:
         u = reply.user
         return responses.RegisterResponse(user_id=u.user_id, username=u.username, email=u.email)
 
-    async def login(self, body: bodies.LoginRequest) -> responses.LoginResponse:
+    async def login(self, body: bodies.LoginRequest, user_agent: str) -> responses.LoginResponse:
         reply = await self.backend.call(
             self.stub.Authenticate,
-            upb.AuthenticateRequest(email=body.email, password=body.password),
+            upb.AuthenticateRequest(
+                email=body.email, password=body.password, user_agent=user_agent
+            ),
         )
-        return responses.LoginResponse(
-            token=reply.access_token,
-            expires_in=reply.expires_in,
-            user_id=reply.user_id,
-        )
+        return responses.LoginResponse.from_proto(reply)
 
     async def user(self, user_id: str) -> responses.UserResponse:
         reply = await self.backend.call(self.stub.GetUser, upb.GetUserRequest(user_id=user_id))

@@ -16,7 +16,8 @@ router = APIRouter(tags=["group sessions"])
 async def ticket(caller: Authenticated, svc: Svc) -> responses.Ticket:
     """A single-use ticket for `GET /api/v1/ws?ticket=…` (browsers cannot send headers on a
     WebSocket, and a token in a URL would be logged). Good for 30 seconds."""
-    issued = await svc.tickets.issue(Holder(caller.user_id, caller.token_expires_at))
+    holder = Holder(caller.user_id, caller.token_expires_at, caller.session_id)
+    issued = await svc.tickets.issue(holder)
     return responses.Ticket(ticket=issued, expires_in=svc.settings.ws_ticket_seconds)
 
 

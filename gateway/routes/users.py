@@ -53,11 +53,13 @@ async def register(
 
 @router.post("/users/login", response_model=responses.LoginResponse, dependencies=[AuthRoute])
 async def login(body: bodies.LoginRequest, request: Request, svc: Svc) -> responses.LoginResponse:
-    """Failed logins are limited per account and per address (429 with Retry-After)."""
+    """Starts a sign-in session: a short-lived access token and a refresh token
+    (POST /users/refresh). Failed logins are limited per account and per address (429 with
+    Retry-After)."""
     ip = client_ip(request)
     await svc.lockout.check(body.email, ip)
     try:
-        return await svc.clients.users.login(body)
+        return await svc.clients.users.login(body, request.headers.get("user-agent", ""))
     except ApiError as error:
         if error.status == 401:
             await svc.lockout.failed(body.email, ip)

@@ -23,6 +23,9 @@ Week = Annotated[
 async def start(
     body: bodies.WorkoutStart, caller: Authenticated, svc: Svc, key: IdempotencyKey = None
 ) -> Response:
+    if body.user_id is not None:
+        caller.owns(body.user_id)
+
     async def run(attempt: idempotency.Attempt) -> responses.WorkoutStarted:
         athlete = await svc.clients.users.athlete(caller.user_id)
         # The client's key when it gave one, so even a repeat that misses the Redis record

@@ -65,7 +65,7 @@ async def _authenticate(ws: WebSocket, svc: Services, ticket: str | None) -> Hol
         header = f"Bearer {token}"
     verified = verify(svc, header)
     return (
-        Holder(verified.user_id, verified.token_expires_at)
+        Holder(verified.user_id, verified.token_expires_at, verified.session_id)
         if isinstance(verified, Caller)
         else None
     )
@@ -126,30 +126,34 @@ async def websocket(ws: WebSocket, ticket: str | None = None, token: str | None 
     except (RedisError, OSError):
         await _close(ws, 1013, "live sessions are unavailable; try again later")
         return
-    if holder is None or holder.expires_at <= time.time():
+    if holder is None or holder.expires_at <= time.time() or holder.session_id in svc.revoked:
         await _close(ws, 1008, "a valid ticket or access token is required")
         return
     user_id = holder.user_id
     if len(live.hub.users.get(user_id, ())) >= svc.settings.ws_sockets_per_user:
         await _close(ws, 1008, "too many open sockets for this user")
         return
-    conn = Connection(user_id, svc.settings.ws_queue_size)
+    conn = Connection(user_id, holder.session_id, svc.settings.ws_queue_size)
     await live.hub.add_user(conn)
     writer = asyncio.create_task(_write(ws, conn))
     receiver = asyncio.create_task(_receive(ws, svc, live, conn))
     dropped = asyncio.create_task(conn.dropped.wait())
+    revoked = asyncio.create_task(conn.revoked.wait())
     expired = asyncio.create_task(asyncio.sleep(holder.expires_at - time.time()))
+    ends = {receiver, dropped, revoked, expired}
     with structlog.contextvars.bound_contextvars(user_id=user_id):
         try:
-            await asyncio.wait({receiver, dropped, expired}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
             if conn.dropped.is_set():
                 # Its buffers are full, so a polite close could wait forever: bounded.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_close(ws, 1013, "too slow to keep up"), 1.0)
+            elif conn.revoked.is_set():
+                await _close(ws, 4401, "the session has ended; sign in again")
             elif expired.done():
                 await _close(ws, 4401, "the access token has expired")
         finally:
-            for task in (writer, receiver, dropped, expired):
+            for task in (writer, *ends):
                 task.cancel()
             # A dropped connection counts as leaving every session it was in.
             with contextlib.suppress(Exception):

@@ -214,6 +214,25 @@ async def test_second_start_names_the_active_workout(api: httpx.AsyncClient) -> 
     assert first.json()["session_id"] in str(is_problem(second, 400)["detail"])
 
 
+async def test_a_start_may_name_its_caller_and_no_one_else(api: httpx.AsyncClient) -> None:
+    """The first contract sends user_id in the start body: the caller's is accepted."""
+    me, other = await sign_up(api), await sign_up(api)
+    theirs = await api.post(
+        "/workouts/start",
+        headers=me.headers,
+        json={"workout_type": "yoga", "user_id": other.user_id},
+    )
+    is_problem(theirs, 403)
+    mine = await api.post(
+        "/workouts/start", headers=me.headers, json={"workout_type": "yoga", "user_id": me.user_id}
+    )
+    assert mine.status_code == 201, mine.text
+    ended = await api.post(f"/workouts/{mine.json()['session_id']}/end", headers=me.headers)
+    assert ended.json()["user_id"] == me.user_id
+    theirs_now = await api.get(f"/users/{other.user_id}/workouts", headers=other.headers)
+    assert theirs_now.json()["items"] == []
+
+
 async def test_idempotency_key_replays_the_first_response(api: httpx.AsyncClient) -> None:
     me = await sign_up(api)
     key = {"Idempotency-Key": uuid.uuid4().hex, **me.headers}

@@ -115,6 +115,7 @@ async def test_a_socket_closes_when_its_token_expires(
             "iat": now,
             "exp": now + dt.timedelta(seconds=2),
             "jti": uuid.uuid4().hex,
+            "sid": uuid.uuid4().hex,
             "iss": "fitmesh",
         },
         keys.dev_private_key(),

@@ -118,7 +118,7 @@ def test_keys_that_are_given_are_used_outside_development(
     settings = GatewaySettings()
     assert settings.environment == "production"
     tokens = Tokens(private.decode(), "fitmesh", 900, environment=settings.environment)
-    assert Verifier(settings.jwt_public_key, "fitmesh").subject(tokens.issue("u1")) == "u1"
+    assert Verifier(settings.jwt_public_key, "fitmesh").subject(tokens.issue("u1", "s1")) == "u1"
     cipher = Cipher(
         f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}",
         environment="production",
@@ -133,7 +133,7 @@ def test_development_uses_the_shared_development_keys(
     monkeypatch.setenv("ENVIRONMENT", "development")
     settings = GatewaySettings()
     tokens = Tokens("", "fitmesh", 900, environment=UserSettings().environment)
-    assert Verifier(settings.jwt_public_key, "fitmesh").subject(tokens.issue("u2")) == "u2"
+    assert Verifier(settings.jwt_public_key, "fitmesh").subject(tokens.issue("u2", "s2")) == "u2"
     cipher = Cipher("", environment="development")
     assert cipher.decrypt(cipher.encrypt("secret")) == "secret"
     assert sorted(p.name for p in no_keys.iterdir()) == [

@@ -34,6 +34,7 @@ def _token(private: bytes, seconds: float, subject: str = "u1") -> str:
         "iat": now,
         "exp": now + dt.timedelta(seconds=seconds),
         "jti": "j",
+        "sid": "s1",
     }
     return jwt.encode(claims, private, algorithm="EdDSA")
 

@@ -27,15 +27,15 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66itmesh/user/v1/user.proto\x12\x0f\x66itmesh.user.v1\x1a fitmesh/scoring/v1/scoring.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x02\n\x07Profile\x12\x19\n\x0c\x64isplay_name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x16\n\tweight_kg\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x16\n\theight_cm\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x17\n\nbirth_date\x18\x04 \x01(\tH\x03\x88\x01\x01\x12&\n\x03sex\x18\x05 \x01(\x0e\x32\x14.fitmesh.user.v1.SexH\x04\x88\x01\x01\x12\x1f\n\x12resting_heart_rate\x18\x06 \x01(\x05H\x05\x88\x01\x01\x12\x1b\n\x0emax_heart_rate\x18\x07 \x01(\x05H\x06\x88\x01\x01\x42\x0f\n\r_display_nameB\x0c\n\n_weight_kgB\x0c\n\n_height_cmB\r\n\x0b_birth_dateB\x06\n\x04_sexB\x15\n\x13_resting_heart_rateB\x11\n\x0f_max_heart_rate\"\x93\x01\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12)\n\x07profile\x18\x04 \x01(\x0b\x32\x18.fitmesh.user.v1.Profile\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x01\n\x0fRegisterRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12)\n\x07profile\x18\x04 \x01(\x0b\x32\x18.fitmesh.user.v1.Profile\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x1b\n\x13request_fingerprint\x18\x06 \x01(\t\"7\n\x10RegisterResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.User\"6\n\x13\x41uthenticateRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"e\n\x14\x41uthenticateResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x05\x12\x0f\n\x07user_id\x18\x04 \x01(\t\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"6\n\x0fGetUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.User\"\x83\x01\n\x14UpdateProfileRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12)\n\x07profile\x18\x02 \x01(\x0b\x32\x18.fitmesh.user.v1.Profile\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"<\n\x15UpdateProfileResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.User\"\xaf\x02\n\x04Goal\x12\x0f\n\x07goal_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12/\n\tgoal_type\x18\x03 \x01(\x0e\x32\x1c.fitmesh.scoring.v1.GoalType\x12\x14\n\x0ctarget_value\x18\x04 \x01(\x01\x12\x13\n\x0btarget_date\x18\x05 \x01(\t\x12\x18\n\x10\x63urrent_progress\x18\x06 \x01(\x01\x12.\n\x06status\x18\x07 \x01(\x0e\x32\x1e.fitmesh.scoring.v1.GoalStatus\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61\x63hieved_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x80\x01\n\x11\x43reateGoalRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\tgoal_type\x18\x02 \x01(\x0e\x32\x1c.fitmesh.scoring.v1.GoalType\x12\x14\n\x0ctarget_value\x18\x03 \x01(\x01\x12\x13\n\x0btarget_date\x18\x04 \x01(\t\"9\n\x12\x43reateGoalResponse\x12#\n\x04goal\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.Goal\"J\n\x10ListGoalsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"R\n\x11ListGoalsResponse\x12$\n\x05goals\x18\x01 \x03(\x0b\x32\x15.fitmesh.user.v1.Goal\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x0eGetGoalRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07goal_id\x18\x02 \x01(\t\"6\n\x0fGetGoalResponse\x12#\n\x04goal\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.Goal\"\x91\x01\n\x11UpdateGoalRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07goal_id\x18\x02 \x01(\t\x12\x14\n\x0ctarget_value\x18\x03 \x01(\x01\x12\x13\n\x0btarget_date\x18\x04 \x01(\t\x12/\n\x0bupdate_mask\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"9\n\x12UpdateGoalResponse\x12#\n\x04goal\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.Goal\"5\n\x11\x44\x65leteGoalRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07goal_id\x18\x02 \x01(\t\"\x14\n\x12\x44\x65leteGoalResponse\"\x9b\x01\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12#\n\x04goal\x18\x04 \x01(\x0b\x32\x15.fitmesh.user.v1.Goal\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\x18ListNotificationsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"j\n\x19ListNotificationsResponse\x12\x34\n\rnotifications\x18\x01 \x03(\x0b\x32\x1d.fitmesh.user.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*G\n\x03Sex\x12\x13\n\x0fSEX_UNSPECIFIED\x10\x00\x12\x0e\n\nSEX_FEMALE\x10\x01\x12\x0c\n\x08SEX_MALE\x10\x02\x12\r\n\tSEX_OTHER\x10\x03\x32\xfc\x06\n\x0bUserService\x12O\n\x08Register\x12 .fitmesh.user.v1.RegisterRequest\x1a!.fitmesh.user.v1.RegisterResponse\x12[\n\x0c\x41uthenticate\x12$.fitmesh.user.v1.AuthenticateRequest\x1a%.fitmesh.user.v1.AuthenticateResponse\x12L\n\x07GetUser\x12\x1f.fitmesh.user.v1.GetUserRequest\x1a .fitmesh.user.v1.GetUserResponse\x12^\n\rUpdateProfile\x12%.fitmesh.user.v1.UpdateProfileRequest\x1a&.fitmesh.user.v1.UpdateProfileResponse\x12U\n\nCreateGoal\x12\".fitmesh.user.v1.CreateGoalRequest\x1a#.fitmesh.user.v1.CreateGoalResponse\x12R\n\tListGoals\x12!.fitmesh.user.v1.ListGoalsRequest\x1a\".fitmesh.user.v1.ListGoalsResponse\x12L\n\x07GetGoal\x12\x1f.fitmesh.user.v1.GetGoalRequest\x1a .fitmesh.user.v1.GetGoalResponse\x12U\n\nUpdateGoal\x12\".fitmesh.user.v1.UpdateGoalRequest\x1a#.fitmesh.user.v1.UpdateGoalResponse\x12U\n\nDeleteGoal\x12\".fitmesh.user.v1.DeleteGoalRequest\x1a#.fitmesh.user.v1.DeleteGoalResponse\x12j\n\x11ListNotifications\x12).fitmesh.user.v1.ListNotificationsRequest\x1a*.fitmesh.user.v1.ListNotificationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66itmesh/user/v1/user.proto\x12\x0f\x66itmesh.user.v1\x1a fitmesh/scoring/v1/scoring.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x02\n\x07Profile\x12\x19\n\x0c\x64isplay_name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x16\n\tweight_kg\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x16\n\theight_cm\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x17\n\nbirth_date\x18\x04 \x01(\tH\x03\x88\x01\x01\x12&\n\x03sex\x18\x05 \x01(\x0e\x32\x14.fitmesh.user.v1.SexH\x04\x88\x01\x01\x12\x1f\n\x12resting_heart_rate\x18\x06 \x01(\x05H\x05\x88\x01\x01\x12\x1b\n\x0emax_heart_rate\x18\x07 \x01(\x05H\x06\x88\x01\x01\x42\x0f\n\r_display_nameB\x0c\n\n_weight_kgB\x0c\n\n_height_cmB\r\n\x0b_birth_dateB\x06\n\x04_sexB\x15\n\x13_resting_heart_rateB\x11\n\x0f_max_heart_rate\"\x93\x01\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12)\n\x07profile\x18\x04 \x01(\x0b\x32\x18.fitmesh.user.v1.Profile\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x01\n\x0fRegisterRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12)\n\x07profile\x18\x04 \x01(\x0b\x32\x18.fitmesh.user.v1.Profile\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x1b\n\x13request_fingerprint\x18\x06 \x01(\t\"7\n\x10RegisterResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.User\"J\n\x13\x41uthenticateRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x12\n\nuser_agent\x18\x03 \x01(\t\"\xac\x01\n\x14\x41uthenticateResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x05\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x15\n\rrefresh_token\x18\x05 \x01(\t\x12\x1a\n\x12refresh_expires_in\x18\x06 \x01(\x05\x12\x12\n\nsession_id\x18\x07 \x01(\t\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"6\n\x0fGetUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.User\"\x83\x01\n\x14UpdateProfileRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12)\n\x07profile\x18\x02 \x01(\x0b\x32\x18.fitmesh.user.v1.Profile\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"<\n\x15UpdateProfileResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.User\"\xaf\x02\n\x04Goal\x12\x0f\n\x07goal_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12/\n\tgoal_type\x18\x03 \x01(\x0e\x32\x1c.fitmesh.scoring.v1.GoalType\x12\x14\n\x0ctarget_value\x18\x04 \x01(\x01\x12\x13\n\x0btarget_date\x18\x05 \x01(\t\x12\x18\n\x10\x63urrent_progress\x18\x06 \x01(\x01\x12.\n\x06status\x18\x07 \x01(\x0e\x32\x1e.fitmesh.scoring.v1.GoalStatus\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61\x63hieved_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x80\x01\n\x11\x43reateGoalRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\tgoal_type\x18\x02 \x01(\x0e\x32\x1c.fitmesh.scoring.v1.GoalType\x12\x14\n\x0ctarget_value\x18\x03 \x01(\x01\x12\x13\n\x0btarget_date\x18\x04 \x01(\t\"9\n\x12\x43reateGoalResponse\x12#\n\x04goal\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.Goal\"J\n\x10ListGoalsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"R\n\x11ListGoalsResponse\x12$\n\x05goals\x18\x01 \x03(\x0b\x32\x15.fitmesh.user.v1.Goal\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x0eGetGoalRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07goal_id\x18\x02 \x01(\t\"6\n\x0fGetGoalResponse\x12#\n\x04goal\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.Goal\"\x91\x01\n\x11UpdateGoalRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07goal_id\x18\x02 \x01(\t\x12\x14\n\x0ctarget_value\x18\x03 \x01(\x01\x12\x13\n\x0btarget_date\x18\x04 \x01(\t\x12/\n\x0bupdate_mask\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"9\n\x12UpdateGoalResponse\x12#\n\x04goal\x18\x01 \x01(\x0b\x32\x15.fitmesh.user.v1.Goal\"5\n\x11\x44\x65leteGoalRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07goal_id\x18\x02 \x01(\t\"\x14\n\x12\x44\x65leteGoalResponse\"\x9b\x01\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12#\n\x04goal\x18\x04 \x01(\x0b\x32\x15.fitmesh.user.v1.Goal\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\x18ListNotificationsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"j\n\x19ListNotificationsResponse\x12\x34\n\rnotifications\x18\x01 \x03(\x0b\x32\x1d.fitmesh.user.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*G\n\x03Sex\x12\x13\n\x0fSEX_UNSPECIFIED\x10\x00\x12\x0e\n\nSEX_FEMALE\x10\x01\x12\x0c\n\x08SEX_MALE\x10\x02\x12\r\n\tSEX_OTHER\x10\x03\x32\xfc\x06\n\x0bUserService\x12O\n\x08Register\x12 .fitmesh.user.v1.RegisterRequest\x1a!.fitmesh.user.v1.RegisterResponse\x12[\n\x0c\x41uthenticate\x12$.fitmesh.user.v1.AuthenticateRequest\x1a%.fitmesh.user.v1.AuthenticateResponse\x12L\n\x07GetUser\x12\x1f.fitmesh.user.v1.GetUserRequest\x1a .fitmesh.user.v1.GetUserResponse\x12^\n\rUpdateProfile\x12%.fitmesh.user.v1.UpdateProfileRequest\x1a&.fitmesh.user.v1.UpdateProfileResponse\x12U\n\nCreateGoal\x12\".fitmesh.user.v1.CreateGoalRequest\x1a#.fitmesh.user.v1.CreateGoalResponse\x12R\n\tListGoals\x12!.fitmesh.user.v1.ListGoalsRequest\x1a\".fitmesh.user.v1.ListGoalsResponse\x12L\n\x07GetGoal\x12\x1f.fitmesh.user.v1.GetGoalRequest\x1a .fitmesh.user.v1.GetGoalResponse\x12U\n\nUpdateGoal\x12\".fitmesh.user.v1.UpdateGoalRequest\x1a#.fitmesh.user.v1.UpdateGoalResponse\x12U\n\nDeleteGoal\x12\".fitmesh.user.v1.DeleteGoalRequest\x1a#.fitmesh.user.v1.DeleteGoalResponse\x12j\n\x11ListNotifications\x12).fitmesh.user.v1.ListNotificationsRequest\x1a*.fitmesh.user.v1.ListNotificationsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fitmesh.user.v1.user_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEX']._serialized_start=2686
-  _globals['_SEX']._serialized_end=2757
+  _globals['_SEX']._serialized_start=2778
+  _globals['_SEX']._serialized_end=2849
   _globals['_PROFILE']._serialized_start=149
   _globals['_PROFILE']._serialized_end=470
   _globals['_USER']._serialized_start=473
@@ -45,45 +45,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REGISTERRESPONSE']._serialized_start=785
   _globals['_REGISTERRESPONSE']._serialized_end=840
   _globals['_AUTHENTICATEREQUEST']._serialized_start=842
-  _globals['_AUTHENTICATEREQUEST']._serialized_end=896
-  _globals['_AUTHENTICATERESPONSE']._serialized_start=898
-  _globals['_AUTHENTICATERESPONSE']._serialized_end=999
-  _globals['_GETUSERREQUEST']._serialized_start=1001
-  _globals['_GETUSERREQUEST']._serialized_end=1034
-  _globals['_GETUSERRESPONSE']._serialized_start=1036
-  _globals['_GETUSERRESPONSE']._serialized_end=1090
-  _globals['_UPDATEPROFILEREQUEST']._serialized_start=1093
-  _globals['_UPDATEPROFILEREQUEST']._serialized_end=1224
-  _globals['_UPDATEPROFILERESPONSE']._serialized_start=1226
-  _globals['_UPDATEPROFILERESPONSE']._serialized_end=1286
-  _globals['_GOAL']._serialized_start=1289
-  _globals['_GOAL']._serialized_end=1592
-  _globals['_CREATEGOALREQUEST']._serialized_start=1595
-  _globals['_CREATEGOALREQUEST']._serialized_end=1723
-  _globals['_CREATEGOALRESPONSE']._serialized_start=1725
-  _globals['_CREATEGOALRESPONSE']._serialized_end=1782
-  _globals['_LISTGOALSREQUEST']._serialized_start=1784
-  _globals['_LISTGOALSREQUEST']._serialized_end=1858
-  _globals['_LISTGOALSRESPONSE']._serialized_start=1860
-  _globals['_LISTGOALSRESPONSE']._serialized_end=1942
-  _globals['_GETGOALREQUEST']._serialized_start=1944
-  _globals['_GETGOALREQUEST']._serialized_end=1994
-  _globals['_GETGOALRESPONSE']._serialized_start=1996
-  _globals['_GETGOALRESPONSE']._serialized_end=2050
-  _globals['_UPDATEGOALREQUEST']._serialized_start=2053
-  _globals['_UPDATEGOALREQUEST']._serialized_end=2198
-  _globals['_UPDATEGOALRESPONSE']._serialized_start=2200
-  _globals['_UPDATEGOALRESPONSE']._serialized_end=2257
-  _globals['_DELETEGOALREQUEST']._serialized_start=2259
-  _globals['_DELETEGOALREQUEST']._serialized_end=2312
-  _globals['_DELETEGOALRESPONSE']._serialized_start=2314
-  _globals['_DELETEGOALRESPONSE']._serialized_end=2334
-  _globals['_NOTIFICATION']._serialized_start=2337
-  _globals['_NOTIFICATION']._serialized_end=2492
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=2494
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=2576
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=2578
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=2684
-  _globals['_USERSERVICE']._serialized_start=2760
-  _globals['_USERSERVICE']._serialized_end=3652
+  _globals['_AUTHENTICATEREQUEST']._serialized_end=916
+  _globals['_AUTHENTICATERESPONSE']._serialized_start=919
+  _globals['_AUTHENTICATERESPONSE']._serialized_end=1091
+  _globals['_GETUSERREQUEST']._serialized_start=1093
+  _globals['_GETUSERREQUEST']._serialized_end=1126
+  _globals['_GETUSERRESPONSE']._serialized_start=1128
+  _globals['_GETUSERRESPONSE']._serialized_end=1182
+  _globals['_UPDATEPROFILEREQUEST']._serialized_start=1185
+  _globals['_UPDATEPROFILEREQUEST']._serialized_end=1316
+  _globals['_UPDATEPROFILERESPONSE']._serialized_start=1318
+  _globals['_UPDATEPROFILERESPONSE']._serialized_end=1378
+  _globals['_GOAL']._serialized_start=1381
+  _globals['_GOAL']._serialized_end=1684
+  _globals['_CREATEGOALREQUEST']._serialized_start=1687
+  _globals['_CREATEGOALREQUEST']._serialized_end=1815
+  _globals['_CREATEGOALRESPONSE']._serialized_start=1817
+  _globals['_CREATEGOALRESPONSE']._serialized_end=1874
+  _globals['_LISTGOALSREQUEST']._serialized_start=1876
+  _globals['_LISTGOALSREQUEST']._serialized_end=1950
+  _globals['_LISTGOALSRESPONSE']._serialized_start=1952
+  _globals['_LISTGOALSRESPONSE']._serialized_end=2034
+  _globals['_GETGOALREQUEST']._serialized_start=2036
+  _globals['_GETGOALREQUEST']._serialized_end=2086
+  _globals['_GETGOALRESPONSE']._serialized_start=2088
+  _globals['_GETGOALRESPONSE']._serialized_end=2142
+  _globals['_UPDATEGOALREQUEST']._serialized_start=2145
+  _globals['_UPDATEGOALREQUEST']._serialized_end=2290
+  _globals['_UPDATEGOALRESPONSE']._serialized_start=2292
+  _globals['_UPDATEGOALRESPONSE']._serialized_end=2349
+  _globals['_DELETEGOALREQUEST']._serialized_start=2351
+  _globals['_DELETEGOALREQUEST']._serialized_end=2404
+  _globals['_DELETEGOALRESPONSE']._serialized_start=2406
+  _globals['_DELETEGOALRESPONSE']._serialized_end=2426
+  _globals['_NOTIFICATION']._serialized_start=2429
+  _globals['_NOTIFICATION']._serialized_end=2584
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=2586
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=2668
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=2670
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=2776
+  _globals['_USERSERVICE']._serialized_start=2852
+  _globals['_USERSERVICE']._serialized_end=3744
 # @@protoc_insertion_point(module_scope)

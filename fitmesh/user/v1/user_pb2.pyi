@@ -240,19 +240,23 @@ class AuthenticateRequest(_message.Message):
 
     EMAIL_FIELD_NUMBER: _builtins.int
     PASSWORD_FIELD_NUMBER: _builtins.int
+    USER_AGENT_FIELD_NUMBER: _builtins.int
     email: _builtins.str
     """The account's email, any case."""
     password: _builtins.str
     """The password."""
+    user_agent: _builtins.str
+    """The client's User-Agent, kept (cut to 200 characters) to name the session."""
     def __init__(
         self,
         *,
         email: _builtins.str = ...,
         password: _builtins.str = ...,
+        user_agent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "password", b"password"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "password", b"password", "user_agent", b"user_agent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -260,7 +264,7 @@ Global___AuthenticateRequest: _TypeAlias = AuthenticateRequest  # noqa: Y015
 
 @_typing.final
 class AuthenticateResponse(_message.Message):
-    """AuthenticateResponse carries the access token."""
+    """AuthenticateResponse carries the session's first tokens."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -268,14 +272,23 @@ class AuthenticateResponse(_message.Message):
     TOKEN_TYPE_FIELD_NUMBER: _builtins.int
     EXPIRES_IN_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
+    REFRESH_TOKEN_FIELD_NUMBER: _builtins.int
+    REFRESH_EXPIRES_IN_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
     access_token: _builtins.str
-    """A signed JWT (EdDSA) with sub, exp, iat and jti."""
+    """A signed JWT (EdDSA) with sub, sid, exp, iat and jti."""
     token_type: _builtins.str
     """Always "bearer"."""
     expires_in: _builtins.int
-    """Seconds until the token expires."""
+    """Seconds until the access token expires."""
     user_id: _builtins.str
     """The account the token is for."""
+    refresh_token: _builtins.str
+    """An opaque token good for one SessionService.Refresh."""
+    refresh_expires_in: _builtins.int
+    """Seconds until the refresh token expires unused."""
+    session_id: _builtins.str
+    """The session the tokens belong to (the access token's sid)."""
     def __init__(
         self,
         *,
@@ -283,10 +296,13 @@ class AuthenticateResponse(_message.Message):
         token_type: _builtins.str = ...,
         expires_in: _builtins.int = ...,
         user_id: _builtins.str = ...,
+        refresh_token: _builtins.str = ...,
+        refresh_expires_in: _builtins.int = ...,
+        session_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "expires_in", b"expires_in", "token_type", b"token_type", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "expires_in", b"expires_in", "refresh_expires_in", b"refresh_expires_in", "refresh_token", b"refresh_token", "session_id", b"session_id", "token_type", b"token_type", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

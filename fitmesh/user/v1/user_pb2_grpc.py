@@ -101,8 +101,9 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Authenticate(self, request, context):
-        """Authenticate checks a password and issues a short-lived access token. A wrong
-        email and a wrong password give the same UNAUTHENTICATED answer.
+        """Authenticate checks a password, starts a session and issues its first pair of tokens: a
+        short-lived access token and a refresh token (SessionService.Refresh). A wrong email
+        and a wrong password give the same UNAUTHENTICATED answer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -22,8 +22,9 @@ class UserServiceStub:
     is refused.
     """
     Authenticate: _aio.UnaryUnaryMultiCallable[_user_pb2.AuthenticateRequest, _user_pb2.AuthenticateResponse]
-    """Authenticate checks a password and issues a short-lived access token. A wrong
-    email and a wrong password give the same UNAUTHENTICATED answer.
+    """Authenticate checks a password, starts a session and issues its first pair of tokens: a
+    short-lived access token and a refresh token (SessionService.Refresh). A wrong email
+    and a wrong password give the same UNAUTHENTICATED answer.
     """
     GetUser: _aio.UnaryUnaryMultiCallable[_user_pb2.GetUserRequest, _user_pb2.GetUserResponse]
     """GetUser returns an account with its profile."""
@@ -62,8 +63,9 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _user_pb2.AuthenticateRequest,
         context: _aio.ServicerContext[_user_pb2.AuthenticateRequest, _abc.Awaitable[_user_pb2.AuthenticateResponse]],
     ) -> _abc.Awaitable[_user_pb2.AuthenticateResponse]:
-        """Authenticate checks a password and issues a short-lived access token. A wrong
-        email and a wrong password give the same UNAUTHENTICATED answer.
+        """Authenticate checks a password, starts a session and issues its first pair of tokens: a
+        short-lived access token and a refresh token (SessionService.Refresh). A wrong email
+        and a wrong password give the same UNAUTHENTICATED answer.
         """
 
     @_abc_1.abstractmethod
