@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 import redis.asyncio as aioredis
 
-from activity_service import history, rules, series, weeks
+from activity_service import history, rules, series, transcripts, weeks
 from activity_service.events import EventPublisher
 from activity_service.health_server import HealthServicer
 from activity_service.recovery import Recovery
@@ -16,6 +16,7 @@ from activity_service.scoring import Scorer
 from activity_service.settings import ActivitySettings
 from activity_service.store import Store
 from activity_service.views import (
+    group_message_proto,
     group_session_proto,
     series_proto,
     statistics_proto,
@@ -30,7 +31,7 @@ from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from servicekit import channels, pagination, servicetokens
 from servicekit.background import Background
-from servicekit.errors import NotFound, Violations
+from servicekit.errors import Violations
 from servicekit.protoenum import enum_name
 from servicekit.protofields import optional, to_datetime
 from servicekit.server import Service
@@ -73,6 +74,7 @@ def athlete_from(v: Violations, message: spb.Athlete) -> rules.Athlete:
 class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
     def __init__(self, store: Store, workouts: Workouts) -> None:
         self.store, self.workouts, self.scoring = store, workouts, workouts.scorer
+        self.transcripts = transcripts.Transcripts(store)
 
     async def StartWorkout(
         self, request: pb.StartWorkoutRequest, context: Context
@@ -209,16 +211,34 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         self, request: pb.SaveGroupSessionRequest, context: Context
     ) -> pb.SaveGroupSessionResponse:
         doc = group_session_doc(request.session)
-        await self.store.save_group_session(doc)
+        await self.transcripts.save(doc)
         return pb.SaveGroupSessionResponse(session=group_session_proto(doc))
 
     async def GetGroupSession(
         self, request: pb.GetGroupSessionRequest, context: Context
     ) -> pb.GetGroupSessionResponse:
-        doc = await self.store.group_session(request.session_id)
-        if doc is None:
-            raise NotFound("no such group session")
+        v = Violations()
+        check_id(v, "session_id", request.session_id)
+        if len(request.member_id) > MAX_ID:
+            v.add("member_id", f"at most {MAX_ID} characters")
+        v.raise_if_any()
+        doc = await self.transcripts.archive(request.session_id, request.member_id, request.summary)
         return pb.GetGroupSessionResponse(session=group_session_proto(doc))
+
+    async def ListGroupMessages(
+        self, request: pb.ListGroupMessagesRequest, context: Context
+    ) -> pb.ListGroupMessagesResponse:
+        v = Violations()
+        check_id(v, "session_id", request.session_id)
+        check_id(v, "member_id", request.member_id)
+        v.raise_if_any()
+        size = pagination.page_size(request.page_size, default=transcripts.PAGE)
+        docs, token = await self.transcripts.page(
+            request.session_id, request.member_id, size, request.page_token
+        )
+        return pb.ListGroupMessagesResponse(
+            messages=[group_message_proto(d) for d in docs], next_page_token=token
+        )
 
 
 def group_session_doc(s: pb.GroupSession) -> dict[str, Any]:

@@ -89,20 +89,23 @@ def group_session_proto(doc: Doc) -> pb.GroupSession:
         owner_id=doc["owner_id"],
         workout_type=workout_type(doc["workout_type"]),
         member_ids=doc["member_ids"],
-        messages=[
-            pb.GroupMessage(user_id=m["user_id"], text=m["text"], sent_at=timestamp(m["sent_at"]))
-            for m in doc["messages"]
-        ],
+        messages=[group_message_proto(m) for m in doc.get("messages", ())],
         exercise_updates=[
             pb.ExerciseUpdate(
                 user_id=u["user_id"], data_json=u["data_json"], sent_at=timestamp(u["sent_at"])
             )
-            for u in doc["exercise_updates"]
+            for u in doc.get("exercise_updates", ())
         ],
         started_at=timestamp(doc["started_at"]),
         ended_at=timestamp(doc["ended_at"]),
         dropped_items=doc.get("dropped_items", 0),
+        # Archives from before the count was kept hold their messages.
+        message_count=doc.get("message_count", len(doc.get("messages", ()))),
     )
+
+
+def group_message_proto(m: Doc) -> pb.GroupMessage:
+    return pb.GroupMessage(user_id=m["user_id"], text=m["text"], sent_at=timestamp(m["sent_at"]))
 
 
 def series_proto(points: Sequence[Point]) -> pb.ActivitySeriesResponse:

@@ -56,15 +56,25 @@ class Live:
 
     async def create(self, owner_id: str, name: str, workout_type: str) -> GroupSession:
         meta = await self.groups.create(owner_id, name, workout_type)
-        return GroupSession.model_validate({**meta, "ended_at": None, "members": []})
-
-    async def state(self, session_id: str) -> GroupSession:
-        meta = await self.groups.meta(session_id)
-        if meta is None:
-            return await self.activity.group_session(session_id)
-        members = await self.groups.members(session_id) if meta["status"] == "active" else []
         return GroupSession.model_validate(
-            {**meta, "ended_at": meta.get("ended_at"), "members": members}
+            {**meta, "ended_at": None, "members": [], "participants": [owner_id]}
+        )
+
+    async def state(self, session_id: str, reader_id: str) -> GroupSession:
+        """A live session, to anyone who has its id (that is how one joins); an ended one
+        from its archive, only to those who took part."""
+        meta = await self.groups.meta(session_id)
+        if meta is None or meta["status"] != "active":
+            return await self.activity.group_session(session_id, reader_id)
+        members = await self.groups.members(session_id)
+        everyone = await self.groups.everyone(session_id)
+        return GroupSession.model_validate(
+            {
+                **meta,
+                "ended_at": None,
+                "members": members,
+                "participants": sorted({meta["owner_id"], *everyone}),
+            }
         )
 
     async def _active(self, session_id: str) -> dict[str, str]:
@@ -141,7 +151,7 @@ class Live:
             raise conflict("the group session has ended or is ending")
         try:
             ended_at = now_iso()
-            await self._archive(meta, ended_at)
+            archived = await self._archive(meta, ended_at)
         except BaseException:
             await self.groups.release_end(session_id)
             raise
@@ -153,11 +163,9 @@ class Live:
         )
         await self.groups.mark_ended(session_id, ended_at)
         log.info("group_session_ended", session_id=session_id, idle=by is None)
-        return GroupSession.model_validate(
-            {**meta, "status": "ended", "ended_at": ended_at, "members": []}
-        )
+        return GroupSession.from_proto(archived)
 
-    async def _archive(self, meta: dict[str, str], ended_at: str) -> None:
+    async def _archive(self, meta: dict[str, str], ended_at: str) -> apb.GroupSession:
         session_id = meta["session_id"]
         session = apb.GroupSession(
             session_id=session_id,
@@ -197,7 +205,9 @@ class Live:
                         sent_at=_ts(data["at"]),
                     )
                 )
+        session.message_count = len(session.messages)
         await self.activity.save_group_session(session)
+        return session
 
     def _session_ended(self, session_id: str) -> None:
         for conn in list(self.hub.sessions.get(session_id, ())):

@@ -289,6 +289,14 @@ class GroupSession(BaseModel):
     started_at: dt.datetime
     ended_at: dt.datetime | None
     members: list[str] = Field(description="Members connected now.")
+    participants: list[str] = Field(
+        description="Everyone who took part: the owner and whoever joined, ever."
+    )
+    message_count: int | None = Field(
+        default=None,
+        description="Chat messages in the archive (ended sessions): read them at "
+        "GET /group-sessions/{id}/messages.",
+    )
 
     @classmethod
     def from_proto(cls, s: apb.GroupSession) -> GroupSession:
@@ -301,4 +309,17 @@ class GroupSession(BaseModel):
             started_at=to_datetime(s.started_at),
             ended_at=to_datetime(s.ended_at),
             members=[],
+            participants=sorted({s.owner_id, *s.member_ids}),
+            message_count=s.message_count,
         )
+
+
+class GroupMessage(BaseModel):
+    user_id: str
+    message: str
+    sent_at: dt.datetime
+
+
+class GroupMessagePage(BaseModel):
+    items: list[GroupMessage] = Field(description="Oldest first.")
+    next_cursor: str | None

@@ -14,7 +14,7 @@ from gateway.clients.backend import Backend
 from gateway.idempotency import Attempt
 from gateway.settings import GatewaySettings
 from servicekit.protoenum import enum_number
-from servicekit.protofields import timestamp
+from servicekit.protofields import timestamp, to_datetime
 
 IDEMPOTENT = (
     "GetWorkout",
@@ -22,6 +22,7 @@ IDEMPOTENT = (
     "GetStatistics",
     "GetActivityScore",
     "GetGroupSession",
+    "ListGroupMessages",
     "EndWorkout",
     "SaveGroupSession",
     # Starts and logs carry a request_id, which makes a repeat harmless.
@@ -149,8 +150,29 @@ class Activity:
             self.stub.SaveGroupSession, apb.SaveGroupSessionRequest(session=session)
         )
 
-    async def group_session(self, session_id: str) -> responses.GroupSession:
+    async def group_session(self, session_id: str, member_id: str) -> responses.GroupSession:
+        """An ended session's summary, for someone who took part (404 for anyone else)."""
         reply = await self.backend.call(
-            self.stub.GetGroupSession, apb.GetGroupSessionRequest(session_id=session_id)
+            self.stub.GetGroupSession,
+            apb.GetGroupSessionRequest(session_id=session_id, member_id=member_id, summary=True),
         )
         return responses.GroupSession.from_proto(reply.session)
+
+    async def group_messages(
+        self, session_id: str, member_id: str, limit: int, cursor: str | None
+    ) -> responses.GroupMessagePage:
+        reply = await self.backend.call(
+            self.stub.ListGroupMessages,
+            apb.ListGroupMessagesRequest(
+                session_id=session_id, member_id=member_id, page_size=limit, page_token=cursor or ""
+            ),
+        )
+        return responses.GroupMessagePage(
+            items=[
+                responses.GroupMessage(
+                    user_id=m.user_id, message=m.text, sent_at=to_datetime(m.sent_at)
+                )
+                for m in reply.messages
+            ],
+            next_cursor=reply.next_page_token or None,
+        )

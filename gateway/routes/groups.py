@@ -3,10 +3,13 @@ where members meet."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from gateway import bodies, responses
 from gateway.deps import Authenticated, Svc
+from gateway.errors import conflict
 from gateway.tickets import Holder
 
 router = APIRouter(tags=["group sessions"])
@@ -30,7 +33,25 @@ async def create(
 
 @router.get("/group-sessions/{session_id}", response_model=responses.GroupSession)
 async def read(session_id: str, caller: Authenticated, svc: Svc) -> responses.GroupSession:
-    return await svc.live.state(session_id)
+    """A live session to anyone with its id (so they can join); once it has ended, only to
+    those who took part: 404 to anyone else."""
+    return await svc.live.state(session_id, caller.user_id)
+
+
+@router.get("/group-sessions/{session_id}/messages", response_model=responses.GroupMessagePage)
+async def messages(
+    session_id: str,
+    caller: Authenticated,
+    svc: Svc,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> responses.GroupMessagePage:
+    """The chat of an ended session, oldest first, for those who took part (404 to anyone
+    else). A live session's chat is on the WebSocket (409 here until it ends)."""
+    meta = await svc.live.groups.meta(session_id)
+    if meta is not None and meta["status"] == "active":
+        raise conflict("the session is live: its chat is on the WebSocket until it ends")
+    return await svc.clients.activity.group_messages(session_id, caller.user_id, limit, cursor)
 
 
 @router.post("/group-sessions/{session_id}/end", response_model=responses.GroupSession)

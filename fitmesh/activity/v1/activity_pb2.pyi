@@ -808,6 +808,7 @@ class GroupSession(_message.Message):
     STARTED_AT_FIELD_NUMBER: _builtins.int
     ENDED_AT_FIELD_NUMBER: _builtins.int
     DROPPED_ITEMS_FIELD_NUMBER: _builtins.int
+    MESSAGE_COUNT_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """Opaque session id."""
     name: _builtins.str
@@ -820,6 +821,8 @@ class GroupSession(_message.Message):
     """How many of the oldest messages and updates were left out to keep the archive
     within its size limit (8 MiB of text).
     """
+    message_count: _builtins.int
+    """How many chat messages the archive holds (also when `messages` is left out)."""
     @_builtins.property
     def member_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Everyone who joined."""
@@ -853,10 +856,11 @@ class GroupSession(_message.Message):
         started_at: _timestamp_pb2.Timestamp | None = ...,
         ended_at: _timestamp_pb2.Timestamp | None = ...,
         dropped_items: _builtins.int = ...,
+        message_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ended_at", b"ended_at", "started_at", b"started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dropped_items", b"dropped_items", "ended_at", b"ended_at", "exercise_updates", b"exercise_updates", "member_ids", b"member_ids", "messages", b"messages", "name", b"name", "owner_id", b"owner_id", "session_id", b"session_id", "started_at", b"started_at", "workout_type", b"workout_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dropped_items", b"dropped_items", "ended_at", b"ended_at", "exercise_updates", b"exercise_updates", "member_ids", b"member_ids", "message_count", b"message_count", "messages", b"messages", "name", b"name", "owner_id", b"owner_id", "session_id", b"session_id", "started_at", b"started_at", "workout_type", b"workout_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -917,20 +921,90 @@ class GetGroupSessionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SESSION_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """The session."""
+    member_id: _builtins.str
+    """When set, the session is returned only if this user owned or joined it."""
+    summary: _builtins.bool
+    """Leave the messages and exercise updates out: the summary of the session."""
     def __init__(
         self,
         *,
         session_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        summary: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["member_id", b"member_id", "session_id", b"session_id", "summary", b"summary"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetGroupSessionRequest: _TypeAlias = GetGroupSessionRequest  # noqa: Y015
+
+@_typing.final
+class ListGroupMessagesRequest(_message.Message):
+    """ListGroupMessagesRequest asks for a page of an archived session's chat."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """The session."""
+    member_id: _builtins.str
+    """Who reads: the owner or someone who joined."""
+    page_size: _builtins.int
+    """1-100; 0 means 50."""
+    page_token: _builtins.str
+    """next_page_token of the previous page; empty for the first."""
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["member_id", b"member_id", "page_size", b"page_size", "page_token", b"page_token", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListGroupMessagesRequest: _TypeAlias = ListGroupMessagesRequest  # noqa: Y015
+
+@_typing.final
+class ListGroupMessagesResponse(_message.Message):
+    """ListGroupMessagesResponse is one page of chat, oldest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """The next page, or empty on the last."""
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___GroupMessage]:
+        """The messages."""
+
+    def __init__(
+        self,
+        *,
+        messages: _abc.Iterable[Global___GroupMessage] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListGroupMessagesResponse: _TypeAlias = ListGroupMessagesResponse  # noqa: Y015
 
 @_typing.final
 class GetGroupSessionResponse(_message.Message):

@@ -85,6 +85,11 @@ class ActivityServiceStub:
                 request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetGroupSessionRequest.SerializeToString,
                 response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetGroupSessionResponse.FromString,
                 _registered_method=True)
+        self.ListGroupMessages = channel.unary_unary(
+                '/fitmesh.activity.v1.ActivityService/ListGroupMessages',
+                request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesRequest.SerializeToString,
+                response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesResponse.FromString,
+                _registered_method=True)
 
 
 class ActivityServiceServicer:
@@ -162,7 +167,16 @@ class ActivityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetGroupSession(self, request, context):
-        """GetGroupSession returns an archived group session.
+        """GetGroupSession returns an archived group session; with member_id, only to someone
+        who took part (NOT_FOUND for anyone else).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGroupMessages(self, request, context):
+        """ListGroupMessages reads an archived session's chat, oldest first, cursor paged; only
+        for someone who took part (NOT_FOUND for anyone else).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -220,6 +234,11 @@ def add_ActivityServiceServicer_to_server(servicer, server):
                     servicer.GetGroupSession,
                     request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetGroupSessionRequest.FromString,
                     response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetGroupSessionResponse.SerializeToString,
+            ),
+            'ListGroupMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGroupMessages,
+                    request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesRequest.FromString,
+                    response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -493,6 +512,33 @@ class ActivityService:
             '/fitmesh.activity.v1.ActivityService/GetGroupSession',
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetGroupSessionRequest.SerializeToString,
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetGroupSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGroupMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fitmesh.activity.v1.ActivityService/ListGroupMessages',
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesRequest.SerializeToString,
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -48,7 +48,13 @@ class ActivityServiceStub:
     replaces the archive.
     """
     GetGroupSession: _aio.UnaryUnaryMultiCallable[_activity_pb2.GetGroupSessionRequest, _activity_pb2.GetGroupSessionResponse]
-    """GetGroupSession returns an archived group session."""
+    """GetGroupSession returns an archived group session; with member_id, only to someone
+    who took part (NOT_FOUND for anyone else).
+    """
+    ListGroupMessages: _aio.UnaryUnaryMultiCallable[_activity_pb2.ListGroupMessagesRequest, _activity_pb2.ListGroupMessagesResponse]
+    """ListGroupMessages reads an archived session's chat, oldest first, cursor paged; only
+    for someone who took part (NOT_FOUND for anyone else).
+    """
 
 class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
     """ActivityService owns workouts, statistics and the group-session archive."""
@@ -144,6 +150,18 @@ class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _activity_pb2.GetGroupSessionRequest,
         context: _aio.ServicerContext[_activity_pb2.GetGroupSessionRequest, _abc.Awaitable[_activity_pb2.GetGroupSessionResponse]],
     ) -> _abc.Awaitable[_activity_pb2.GetGroupSessionResponse]:
-        """GetGroupSession returns an archived group session."""
+        """GetGroupSession returns an archived group session; with member_id, only to someone
+        who took part (NOT_FOUND for anyone else).
+        """
+
+    @_abc_1.abstractmethod
+    def ListGroupMessages(
+        self,
+        request: _activity_pb2.ListGroupMessagesRequest,
+        context: _aio.ServicerContext[_activity_pb2.ListGroupMessagesRequest, _abc.Awaitable[_activity_pb2.ListGroupMessagesResponse]],
+    ) -> _abc.Awaitable[_activity_pb2.ListGroupMessagesResponse]:
+        """ListGroupMessages reads an archived session's chat, oldest first, cursor paged; only
+        for someone who took part (NOT_FOUND for anyone else).
+        """
 
 def add_ActivityServiceServicer_to_server(servicer: ActivityServiceServicer, server: _aio.Server) -> None: ...

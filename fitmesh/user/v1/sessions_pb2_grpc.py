@@ -89,7 +89,7 @@ class SessionServiceServicer:
 
     def ChangePassword(self, request, context):
         """ChangePassword checks the current password, sets the new one and revokes every other
-        session of the account. A wrong current password is UNAUTHENTICATED.
+        session of the account. A wrong current password is PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

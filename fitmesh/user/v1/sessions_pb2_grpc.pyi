@@ -30,7 +30,7 @@ class SessionServiceStub:
     """
     ChangePassword: _aio.UnaryUnaryMultiCallable[_sessions_pb2.ChangePasswordRequest, _sessions_pb2.ChangePasswordResponse]
     """ChangePassword checks the current password, sets the new one and revokes every other
-    session of the account. A wrong current password is UNAUTHENTICATED.
+    session of the account. A wrong current password is PERMISSION_DENIED.
     """
     ListSessions: _aio.UnaryUnaryMultiCallable[_sessions_pb2.ListSessionsRequest, _sessions_pb2.ListSessionsResponse]
     """ListSessions lists the account's live sessions, newest first."""
@@ -71,7 +71,7 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _aio.ServicerContext[_sessions_pb2.ChangePasswordRequest, _abc.Awaitable[_sessions_pb2.ChangePasswordResponse]],
     ) -> _abc.Awaitable[_sessions_pb2.ChangePasswordResponse]:
         """ChangePassword checks the current password, sets the new one and revokes every other
-        session of the account. A wrong current password is UNAUTHENTICATED.
+        session of the account. A wrong current password is PERMISSION_DENIED.
         """
 
     @_abc_1.abstractmethod

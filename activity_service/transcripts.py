@@ -1,0 +1,102 @@
+"""Archived group sessions, read by the people who took part.
+
+An archive is one document (`group_sessions`) that holds the whole session, up to 8 MiB.
+Its chat is also kept one document per message (`group_messages`, `_id` = session id and
+position), so a page of the transcript is a range read of the primary key that costs the
+page, never the archive. Messages are written before the archive document: once a session
+is readable, its transcript is whole. Saving again writes the same ids (a repeat adds
+nothing) and drops any past the new end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from activity_service.store import Doc, Store
+from servicekit import pagination
+from servicekit.errors import FieldViolation, InvalidArgument, NotFound
+
+MESSAGES = "group_messages"
+PAGE = 50
+SUMMARY_FIELDS = (
+    "name",
+    "owner_id",
+    "workout_type",
+    "member_ids",
+    "started_at",
+    "ended_at",
+    "dropped_items",
+    "message_count",
+)
+
+
+def message_id(session_id: str, position: int) -> str:
+    # Fixed width, so the ids of one session sort in send order (an archive holds at most
+    # 20,000 items).
+    return f"{session_id}:{position:06d}"
+
+
+def _after_all(session_id: str) -> str:
+    return f"{session_id};"  # ';' follows ':': above every message id of the session
+
+
+def took_part(doc: Doc, user_id: str) -> bool:
+    return user_id == doc["owner_id"] or user_id in doc["member_ids"]
+
+
+class Transcripts:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.messages = store.db[MESSAGES]
+
+    async def save(self, doc: Doc) -> None:
+        session_id = doc["_id"]
+        messages = [
+            {"_id": message_id(session_id, n), "session_id": session_id, **m}
+            for n, m in enumerate(doc["messages"])
+        ]
+        if messages:
+            await self.store.insert_new(self.messages, messages)
+        await self.store.delete_where(
+            self.messages,
+            {
+                "_id": {
+                    "$gte": message_id(session_id, len(messages)),
+                    "$lt": _after_all(session_id),
+                }
+            },
+        )
+        await self.store.save_group_session({**doc, "message_count": len(messages)})
+
+    async def archive(self, session_id: str, member_id: str = "", summary: bool = False) -> Doc:
+        """The archive, whole or its summary; NOT_FOUND when there is none, or when
+        `member_id` is given and did not take part (a stranger learns nothing of it)."""
+        if summary:
+            found = [
+                d
+                async for d in self.store.find(
+                    self.store.group_sessions, {"_id": session_id}, SUMMARY_FIELDS, limit=1
+                )
+            ]
+            doc = found[0] if found else None
+        else:
+            doc = await self.store.group_session(session_id)
+        if doc is None or (member_id and not took_part(doc, member_id)):
+            raise NotFound("no such group session")
+        return doc
+
+    async def page(
+        self, session_id: str, member_id: str, size: int, token: str
+    ) -> tuple[list[Doc], str]:
+        await self.archive(session_id, member_id, summary=True)
+        after = pagination.decode(token)
+        start = f"{session_id}:" if after is None else after[1]  # below its first message
+        if not start.startswith(f"{session_id}:"):
+            raise InvalidArgument([FieldViolation("page_token", "is not a valid page token")])
+        query: dict[str, Any] = {"_id": {"$gt": start, "$lt": _after_all(session_id)}}
+        docs = [
+            d
+            async for d in self.store.find(
+                self.messages, query, ("user_id", "text", "sent_at"), [("_id", 1)], size + 1
+            )
+        ]
+        return pagination.split(docs, size, "sent_at")
