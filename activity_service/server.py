@@ -11,6 +11,8 @@ import redis.asyncio as aioredis
 from activity_service import history, rules, series, transcripts, weeks
 from activity_service.events import EventPublisher
 from activity_service.health_server import HealthServicer
+from activity_service.personal_data import PersonalData
+from activity_service.personal_data_server import PersonalDataServicer
 from activity_service.recovery import Recovery
 from activity_service.scoring import Scorer
 from activity_service.settings import ActivitySettings
@@ -24,7 +26,8 @@ from activity_service.views import (
 )
 from activity_service.workouts import Workouts, now
 from fitmesh.activity.v1 import activity_pb2 as pb
-from fitmesh.activity.v1 import activity_pb2_grpc
+from fitmesh.activity.v1 import activity_pb2_grpc, personal_data_pb2_grpc
+from fitmesh.activity.v1 import personal_data_pb2 as dpb
 from fitmesh.health.v1 import health_pb2 as hpb
 from fitmesh.health.v1 import health_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
@@ -334,12 +337,15 @@ def build(settings: ActivitySettings) -> Service:
         activity_pb2_grpc.add_ActivityServiceServicer_to_server(servicer, server)
         health = HealthServicer(resources.store, resources.workouts.scorer, resources.events)
         health_pb2_grpc.add_HealthServiceServicer_to_server(health, server)
+        data = PersonalDataServicer(PersonalData(resources.store))
+        personal_data_pb2_grpc.add_PersonalDataServiceServicer_to_server(data, server)
 
     return Service(
         name="activity_service",
         full_names=[
             pb.DESCRIPTOR.services_by_name["ActivityService"].full_name,
             hpb.DESCRIPTOR.services_by_name["HealthService"].full_name,
+            dpb.DESCRIPTOR.services_by_name["PersonalDataService"].full_name,
         ],
         register=register,
         probes=[resources.store.ping],

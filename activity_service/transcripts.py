@@ -39,6 +39,11 @@ def _after_all(session_id: str) -> str:
     return f"{session_id};"  # ';' follows ':': above every message id of the session
 
 
+def session_range(session_id: str, start: int = 0) -> dict[str, Any]:
+    """The messages of a session from position `start` on."""
+    return {"_id": {"$gte": message_id(session_id, start), "$lt": _after_all(session_id)}}
+
+
 def took_part(doc: Doc, user_id: str) -> bool:
     return user_id == doc["owner_id"] or user_id in doc["member_ids"]
 
@@ -56,15 +61,7 @@ class Transcripts:
         ]
         if messages:
             await self.store.insert_new(self.messages, messages)
-        await self.store.delete_where(
-            self.messages,
-            {
-                "_id": {
-                    "$gte": message_id(session_id, len(messages)),
-                    "$lt": _after_all(session_id),
-                }
-            },
-        )
+        await self.store.delete_where(self.messages, session_range(session_id, len(messages)))
         await self.store.save_group_session({**doc, "message_count": len(messages)})
 
     async def archive(self, session_id: str, member_id: str = "", summary: bool = False) -> Doc:

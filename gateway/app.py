@@ -21,7 +21,17 @@ from gateway.invalidation import CacheInvalidator
 from gateway.live import Live
 from gateway.lockout import Lockout
 from gateway.middleware import RequestMiddleware
-from gateway.routes import groups, health, pages, sessions, system, users, workouts, ws
+from gateway.routes import (
+    account,
+    groups,
+    health,
+    pages,
+    sessions,
+    system,
+    users,
+    workouts,
+    ws,
+)
 from gateway.settings import GatewaySettings
 from gateway.state import Services
 from gateway.tickets import Tickets
@@ -123,7 +133,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")
     # FastAPI's body limit, on the routers: there its refusals reach the problem handlers.
-    for api in (users.router, sessions.router, workouts.router, groups.router):
+    for api in (users.router, sessions.router, account.router, workouts.router, groups.router):
         app.include_router(
             api, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=MAX_BODY
         )

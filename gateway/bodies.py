@@ -119,6 +119,13 @@ class PasswordChange(Body):
     new_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
+class AccountErase(Body):
+    """The password, asked again: erasing an account cannot be undone."""
+
+    model_config = ConfigDict(extra="forbid")
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
 class GoalCreate(Body):
     model_config = ConfigDict(
         extra="forbid",

@@ -31,6 +31,8 @@ class GatewaySettings(BaseSettings):
     service_signing_key: str = Field(default="", validate_default=True)
     # Deadline of one backend call, and of a whole request's backend work.
     backend_deadline_seconds: float = Field(default=3.0, gt=0)
+    # An export streams a user's whole history: it gets longer, as a whole.
+    export_deadline_seconds: float = Field(default=300.0, gt=0)
     # Circuit breakers: open after this many backend faults within the window,
     # then fail fast for the cool-down before one trial call.
     breaker_failures: int = Field(default=3, ge=1)

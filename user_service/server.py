@@ -11,7 +11,13 @@ import redis.asyncio as aioredis
 
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
-from fitmesh.user.v1 import sessions_pb2, sessions_pb2_grpc, user_pb2_grpc
+from fitmesh.user.v1 import (
+    account_pb2,
+    account_pb2_grpc,
+    sessions_pb2,
+    sessions_pb2_grpc,
+    user_pb2_grpc,
+)
 from fitmesh.user.v1 import user_pb2 as pb
 from servicekit import channels, pagination, servicetokens
 from servicekit.errors import (
@@ -25,6 +31,8 @@ from servicekit.protoenum import enum_name
 from servicekit.protofields import optional
 from servicekit.server import Service
 from user_service import rules
+from user_service.account import Account
+from user_service.account_server import AccountServicer
 from user_service.events import GoalProgressConsumer
 from user_service.security import Cipher, Passwords, Tokens
 from user_service.session_server import SessionServicer, token_pair
@@ -361,16 +369,21 @@ def build(settings: UserSettings) -> Service:
     passwords = Passwords()
     servicer = UserServicer(resources.store, tokens, cipher, resources.sessions, passwords)
     sessions = SessionServicer(resources.store, resources.sessions, tokens, passwords)
+    account = AccountServicer(
+        Account(resources.store, resources.sessions, resources.redis, passwords, cipher)
+    )
 
     def register(server: grpc.aio.Server) -> None:
         user_pb2_grpc.add_UserServiceServicer_to_server(servicer, server)
         sessions_pb2_grpc.add_SessionServiceServicer_to_server(sessions, server)
+        account_pb2_grpc.add_AccountServiceServicer_to_server(account, server)
 
     return Service(
         name="user_service",
         full_names=[
             pb.DESCRIPTOR.services_by_name["UserService"].full_name,
             sessions_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
+            account_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
         ],
         register=register,
         probes=[resources.store.ping],

@@ -137,9 +137,10 @@ class Sessions:
             )
             return await cur.fetchall()
 
-    async def announce(self) -> None:
-        """Tell the gateways of every revocation not told yet; a failure is retried by the
-        loop. Revocations whose tokens have all expired need no telling."""
+    async def announce(self) -> bool:
+        """Tell the gateways of every revocation not told yet; False when Redis could not
+        be told, which the loop retries. Revocations whose tokens have all expired need no
+        telling."""
         try:
             async with self.store.transaction() as conn:
                 cur = await conn.execute(
@@ -160,6 +161,8 @@ class Sessions:
                 )
         except (RedisError, OSError) as exc:
             log.warning("revocation_announce_failed", error=str(exc))
+            return False
+        return True
 
     async def _announce_forever(self) -> None:
         while True:

@@ -9,7 +9,7 @@ from fitmesh.activity.v1 import activity_pb2 as apb
 from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from gateway import bodies, responses
-from gateway.clients import health
+from gateway.clients import health, personal
 from gateway.clients.backend import Backend
 from gateway.idempotency import Attempt
 from gateway.settings import GatewaySettings
@@ -52,7 +52,11 @@ class Activity:
         self.backend = Backend(
             "activity_service",
             settings.activity_service_addrs,
-            {"fitmesh.activity.v1.ActivityService": IDEMPOTENT, health.SERVICE: health.IDEMPOTENT},
+            {
+                "fitmesh.activity.v1.ActivityService": IDEMPOTENT,
+                health.SERVICE: health.IDEMPOTENT,
+                personal.DATA_SERVICE: personal.DATA_IDEMPOTENT,
+            },
             settings,
         )
         self.stub = activity_pb2_grpc.ActivityServiceStub(self.backend.channel)

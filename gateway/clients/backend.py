@@ -10,7 +10,7 @@ against that dependency's breaker instead (scoring down does not close workout l
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -128,6 +128,25 @@ class Backend:
             with self.guard(), through.guard() if through else contextlib.nullcontext():
                 try:
                     return await method(request, timeout=self.deadline, metadata=metadata)
+                except grpc.aio.AioRpcError as exc:
+                    raise _classify(exc, self.name) from exc
+        except BackendFault as fault:
+            raise fault.error from fault.__cause__
+
+    async def stream(
+        self,
+        method: Callable[..., AsyncIterable[T]],
+        request: Any,
+        timeout: float,
+    ) -> AsyncIterator[T]:
+        """A server stream, under the breaker like a call; `timeout` bounds all of it."""
+        ctx = context.current()
+        metadata = [("x-request-id", ctx.request_id)]
+        try:
+            with self.guard():
+                try:
+                    async for item in method(request, timeout=timeout, metadata=metadata):
+                        yield item
                 except grpc.aio.AioRpcError as exc:
                     raise _classify(exc, self.name) from exc
         except BackendFault as fault:

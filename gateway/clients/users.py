@@ -11,7 +11,7 @@ from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as upb
 from fitmesh.user.v1 import user_pb2_grpc
 from gateway import bodies, responses
-from gateway.clients import sessions
+from gateway.clients import personal, sessions
 from gateway.clients.backend import Backend
 from gateway.idempotency import Attempt
 from gateway.settings import GatewaySettings
@@ -41,7 +41,11 @@ class Users:
         self.backend = Backend(
             "user_service",
             settings.user_service_addrs,
-            {"fitmesh.user.v1.UserService": IDEMPOTENT, sessions.SERVICE: sessions.IDEMPOTENT},
+            {
+                "fitmesh.user.v1.UserService": IDEMPOTENT,
+                sessions.SERVICE: sessions.IDEMPOTENT,
+                personal.ACCOUNT_SERVICE: personal.ACCOUNT_IDEMPOTENT,
+            },
             settings,
         )
         self.stub = user_pb2_grpc.UserServiceStub(self.backend.channel)

@@ -1,0 +1,195 @@
+"""A user's data, whole: the export holds every record they own and no secret; erasure
+asks the password again and then leaves nothing of them in PostgreSQL, MongoDB or Redis,
+while another user's data stays as it was."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Any
+
+import httpx
+import psycopg
+import redis.asyncio as aioredis
+from pymongo import AsyncMongoClient
+
+from devstack import services
+from devstack.servers import Server
+from tests.helpers import PASSWORD, Account, sign_up
+from tests.wsclient import Member
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+async def _fill(api: httpx.AsyncClient, gateway: services.HttpProcess, me: Account) -> None:
+    """One of everything: a profile, a goal, a workout, a metric, a meal, a group session."""
+    h = me.headers
+    tomorrow = (NOW + dt.timedelta(days=1)).date().isoformat()
+    patched = await api.patch(f"/users/{me.user_id}", headers=h, json={"birth_date": "1990-04-01"})
+    assert patched.status_code == 200, patched.text
+    goal = {"goal_type": "workouts_count", "target_value": 5, "target_date": tomorrow}
+    assert (await api.post(f"/users/{me.user_id}/goals", headers=h, json=goal)).status_code == 201
+    run = {
+        "workout_type": "running",
+        "start_time": (NOW - dt.timedelta(hours=2)).isoformat(),
+        "end_time": (NOW - dt.timedelta(hours=1)).isoformat(),
+        "distance_m": 10_000,
+    }
+    assert (await api.post("/workouts", headers=h, json=run)).status_code == 201
+    sample = {"metric_type": "weight_kg", "value": 70.5, "recorded_at": NOW.isoformat()}
+    assert (await api.post("/health-metrics", headers=h, json=sample)).status_code == 201
+    meal = {"name": "oats", "calories": 420, "eaten_at": NOW.isoformat()}
+    assert (await api.post("/nutrition-logs", headers=h, json=meal)).status_code == 201
+    created = await api.post(
+        "/group-sessions", headers=h, json={"name": "mine", "workout_type": "cycling"}
+    )
+    session_id = created.json()["session_id"]
+    member = await Member.connect(gateway.url, me.token, me.user_id)
+    await member.join(session_id)
+    await member.send(event="send_message", session_id=session_id, message="hello")
+    await member.wait(lambda f: f.get("data", {}).get("message") == "hello")
+    assert (await api.post(f"/group-sessions/{session_id}/end", headers=h)).status_code == 200
+    await member.close()
+
+
+async def _export(api: httpx.AsyncClient, me: Account) -> tuple[str, list[dict[str, Any]]]:
+    answer = await api.get(f"/users/{me.user_id}/export", headers=me.headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/x-ndjson")
+    assert "attachment" in answer.headers["content-disposition"]
+    return answer.text, [json.loads(line) for line in answer.text.splitlines()]
+
+
+async def test_an_export_holds_everything_owned_and_no_secret(
+    api: httpx.AsyncClient, gateway: services.HttpProcess
+) -> None:
+    me, other = await sign_up(api), await sign_up(api)
+    await _fill(api, gateway, me)
+    text, lines = await _export(api, me)
+    assert lines[0]["kind"] == "export"
+    assert lines[0]["data"]["user_id"] == me.user_id
+    assert lines[-1] == {"kind": "end", "data": {"records": len(lines) - 2}}
+    kinds = {line["kind"] for line in lines[1:-1]}
+    for kind in ("profile", "goal", "session", "workout", "metric", "meal", "group_session"):
+        assert kind in kinds, kind
+    profile = next(line["data"] for line in lines if line["kind"] == "profile")
+    assert (profile["email"], profile["birth_date"]) == (me.email, "1990-04-01")
+    workout = next(line["data"] for line in lines if line["kind"] == "workout")
+    assert workout["distance_m"] == 10_000
+    for secret in ("password", "token_hash", me.token, PASSWORD):
+        assert secret not in text
+    assert other.user_id not in text
+    theirs = await api.get(f"/users/{me.user_id}/export", headers=other.headers)
+    assert theirs.status_code == 403
+
+
+async def _traces_in_postgres(database_url: str, user_id: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        for table in ("users", "goals", "notifications", "sessions"):
+            cur = await conn.execute(
+                f"SELECT count(*) FROM {table} WHERE user_id = %s",  # noqa: S608
+                (user_id,),
+            )
+            row = await cur.fetchone()
+            found[table] = row[0] if row else 0
+    return found
+
+
+async def _traces_in_mongo(url: str, database: str, user_id: str) -> list[str]:
+    """Every document of every collection that mentions the user, anywhere in it."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    try:
+        db = client[database]
+        found = []
+        for name in await db.list_collection_names():
+            async for doc in db[name].find({}):
+                if user_id in json.dumps(doc, default=str):
+                    found.append(f"{name}:{doc['_id']}")
+        return found
+    finally:
+        await client.close()
+
+
+async def _traces_in_redis(url: str, user_id: str) -> list[str]:
+    redis = aioredis.from_url(url, decode_responses=True)
+    found = []
+    try:
+        async for key in redis.scan_iter(count=1000):
+            kind = await redis.type(key)
+            if user_id in key:
+                found.append(key)
+            elif kind == "stream":
+                entries: list[tuple[str, dict[str, str]]] = await redis.xrange(key)  # type: ignore[assignment]
+                found += [f"{key}/{i}" for i, fields in entries if user_id in json.dumps(fields)]
+            elif kind == "hash":
+                if user_id in json.dumps(await redis.hgetall(key)):
+                    found.append(key)
+            elif kind == "string" and user_id in (await redis.get(key) or ""):
+                found.append(key)
+    finally:
+        await redis.aclose()
+    return found
+
+
+async def test_erasure_asks_the_password_and_leaves_nothing_anywhere(
+    api: httpx.AsyncClient,
+    gateway: services.HttpProcess,
+    user_service_env: dict[str, str],
+    activity_service_env: dict[str, str],
+    redis_server: Server,
+) -> None:
+    me, other = await sign_up(api), await sign_up(api)
+    await _fill(api, gateway, me)
+    await _fill(api, gateway, other)
+    laptop = await api.post("/users/login", json={"email": me.email, "password": PASSWORD})
+    stats = await api.get(f"/users/{me.user_id}/statistics", headers=me.headers)  # cached
+    assert stats.status_code == 200
+
+    wrong = await api.request(
+        "DELETE", f"/users/{me.user_id}", headers=me.headers, json={"password": "not it"}
+    )
+    assert wrong.status_code == 403
+    assert (await api.get(f"/users/{me.user_id}", headers=me.headers)).status_code == 200
+    theirs = await api.request(
+        "DELETE", f"/users/{me.user_id}", headers=other.headers, json={"password": PASSWORD}
+    )
+    assert theirs.status_code == 403
+
+    gone = await api.request(
+        "DELETE", f"/users/{me.user_id}", headers=me.headers, json={"password": PASSWORD}
+    )
+    assert gone.status_code == 204, gone.text
+    await asyncio.sleep(0.2)  # the gateway hears the revocations on Redis
+    for token in (me.token, laptop.json()["token"]):
+        answer = await api.get(f"/users/{me.user_id}", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401
+    relog = await api.post("/users/login", json={"email": me.email, "password": PASSWORD})
+    assert relog.status_code == 401
+
+    assert await _traces_in_postgres(user_service_env["DATABASE_URL"], me.user_id) == {
+        "users": 0,
+        "goals": 0,
+        "notifications": 0,
+        "sessions": 0,
+    }
+    mongo_url, database = (
+        activity_service_env["MONGODB_URL"],
+        activity_service_env["MONGODB_DATABASE"],
+    )
+    assert await _traces_in_mongo(mongo_url, database, me.user_id) == []
+    # Only the rate limiter's counters of the last requests are left: counts with no content,
+    # gone within two windows of a minute.
+    redis = aioredis.from_url(redis_server.url, decode_responses=True)
+    try:
+        for key in await _traces_in_redis(redis_server.url, me.user_id):
+            assert key.startswith("fitmesh:ratelimit:"), key
+            assert 0 < await redis.pttl(key) <= 120_000, key
+    finally:
+        await redis.aclose()
+    # The other user's data is all there.
+    _, lines = await _export(api, other)
+    kinds = {line["kind"] for line in lines}
+    assert {"profile", "goal", "workout", "metric", "meal", "group_session"} <= kinds
+    assert await _traces_in_mongo(mongo_url, database, other.user_id) != []

@@ -1,0 +1,137 @@
+"""An account taken out whole (export) or erased.
+
+An export streams rows as PostgreSQL sends them (psycopg's `stream`), so its memory does
+not grow with the account. Erasure is the user service's two steps around the erasure of
+the user's data in the activity process (the gateway runs all three, and a repeat after a
+failure is safe at every step):
+
+- `begin`: the password is checked again and every other session is signed out, so no
+  other device adds data while it is being erased;
+- `finish`: the last session is signed out and that is told to the gateways (or the
+  erasure stops, to be repeated: a deleted account's live token must not outlast it); the
+  user's traces in Redis are removed (cached answers, idempotency records, events still in
+  the streams, live session state they owned); and the account row goes, with its goals,
+  alerts and sessions by cascade."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+import structlog
+
+from servicekit import cachekeys
+from servicekit.errors import NotFound, PermissionDenied, Unavailable
+from servicekit.events import HEALTH_STREAM, WORKOUTS_STREAM
+from user_service.security import Cipher, Passwords
+from user_service.sessions import Sessions, revoke_all
+from user_service.store import Store
+
+log = structlog.get_logger("account")
+SCAN_BATCH = 500
+EXPORTED = (
+    # kind, query; every column but secrets (the password hash, refresh token hashes).
+    (
+        "profile",
+        "SELECT user_id, username, email, display_name, weight_kg, height_cm, birth_date_enc, "
+        "sex, resting_heart_rate, max_heart_rate, created_at, updated_at FROM users "
+        "WHERE user_id = %s",
+    ),
+    ("goal", "SELECT * FROM goals WHERE user_id = %s ORDER BY created_at"),
+    (
+        "notification",
+        "SELECT notification_id, kind, goal_id, payload, created_at FROM notifications "
+        "WHERE user_id = %s ORDER BY created_at",
+    ),
+    (
+        "session",
+        "SELECT session_id, user_agent, created_at, last_used_at, expires_at, revoked_at, "
+        "revoked_why FROM sessions WHERE user_id = %s ORDER BY created_at",
+    ),
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+class Account:
+    def __init__(
+        self,
+        store: Store,
+        sessions: Sessions,
+        redis: aioredis.Redis,
+        passwords: Passwords,
+        cipher: Cipher,
+    ) -> None:
+        self.store, self.sessions, self.redis = store, sessions, redis
+        self.passwords, self.cipher = passwords, cipher
+
+    async def export(self, user_id: uuid.UUID) -> AsyncIterator[tuple[str, str]]:
+        async with self.store.transaction() as conn:
+            for kind, query in EXPORTED:
+                async for row in conn.cursor().stream(query, (user_id,)):
+                    if kind == "profile":
+                        encrypted = row.pop("birth_date_enc")
+                        row["birth_date"] = encrypted and self.cipher.decrypt(bytes(encrypted))
+                    yield kind, json.dumps(row, default=_plain, separators=(",", ":"))
+
+    async def begin(self, user_id: uuid.UUID, password: str, keep: uuid.UUID | None) -> None:
+        stored = await self.store.password_hash(user_id)
+        if stored is None:
+            raise NotFound("no such user")
+        if not await self.passwords.verify(stored, password):
+            raise PermissionDenied("the password is not right")
+        async with self.store.transaction() as conn:
+            await revoke_all(conn, user_id, keep, "erased")
+        await self.sessions.announce()
+
+    async def finish(self, user_id: uuid.UUID) -> None:
+        async with self.store.transaction() as conn:
+            cur = await conn.execute("SELECT 1 FROM users WHERE user_id = %s", (user_id,))
+            if await cur.fetchone() is None:
+                raise NotFound("no such user")
+            await revoke_all(conn, user_id, None, "erased")
+        if not await self.sessions.announce():
+            raise Unavailable("could not sign the account's sessions out; try again")
+        await self._scrub_redis(str(user_id))
+        async with self.store.transaction() as conn:
+            await conn.execute("DELETE FROM users WHERE user_id = %s", (user_id,))
+        log.info("account_erased")  # no id: the log keeps nothing of who it was
+
+    async def _scrub_redis(self, user_id: str) -> None:
+        await cachekeys.Generations(self.redis).forget(
+            cachekeys.profile_key(user_id),
+            cachekeys.statistics_key(user_id),
+            cachekeys.goals_key(user_id),
+            cachekeys.health_key(user_id),
+            cachekeys.insights_key(user_id),
+        )
+        async for key in self.redis.scan_iter(f"fitmesh:idempotency:*{user_id}*", SCAN_BATCH):
+            await self.redis.delete(key)
+        for stream in (WORKOUTS_STREAM, HEALTH_STREAM):
+            await self._drop_events(stream, user_id)
+        async for key in self.redis.scan_iter("fitmesh:group:*", SCAN_BATCH, _type="hash"):
+            if await self.redis.hget(key, "owner_id") == user_id:
+                await self.redis.delete(key, f"{key}:conns", f"{key}:everyone", f"{key}:log")
+
+    async def _drop_events(self, stream: str, user_id: str) -> None:
+        """Delete the user's entries from a stream (bounded by its length limit)."""
+        start = "-"
+        while True:
+            entries = cast(
+                list[tuple[str, dict[str, str]]],
+                await self.redis.xrange(stream, start, "+", count=SCAN_BATCH),
+            )
+            mine = [entry_id for entry_id, fields in entries if fields.get("user_id") == user_id]
+            if mine:
+                await self.redis.xdel(stream, *mine)
+            if len(entries) < SCAN_BATCH:
+                return
+            start = "(" + entries[-1][0]
