@@ -6,6 +6,7 @@ from __future__ import annotations
 from gateway.clients.activity import Activity
 from gateway.clients.backend import Backend
 from gateway.clients.health import Health
+from gateway.clients.imports import Imports
 from gateway.clients.users import Users
 from gateway.settings import GatewaySettings
 from servicekit import channels
@@ -26,6 +27,7 @@ class Clients:
         self.activity = Activity(settings, self.scoring)
         # Health data is served by the activity service's replicas: one channel, one breaker.
         self.health = Health(self.activity.backend, self.scoring)
+        self.imports = Imports(self.activity.backend)
 
     def backends(self) -> list[Backend]:
         return [self.users.backend, self.activity.backend, self.scoring]
@@ -35,4 +37,4 @@ class Clients:
             await backend.close()
 
 
-__all__ = ["Activity", "Backend", "Clients", "Health", "Users"]
+__all__ = ["Activity", "Backend", "Clients", "Health", "Imports", "Users"]

@@ -30,6 +30,10 @@ IDEMPOTENT = (
     "ActivitySeries",
 )
 
+IMPORT_SERVICE = "fitmesh.activity.v1.ImportService"
+# An import's id follows from its user and file, which makes a repeat harmless.
+IMPORT_IDEMPOTENT = ("ImportWorkout", "GetImport")
+
 
 def kind(name: str) -> spb.WorkoutType.ValueType:
     return enum_number(spb.WorkoutType, name) or 0  # type: ignore[return-value]
@@ -51,7 +55,11 @@ class Activity:
         self.backend = Backend(
             "activity_service",
             settings.activity_service_addrs,
-            {"fitmesh.activity.v1.ActivityService": IDEMPOTENT, health.SERVICE: health.IDEMPOTENT},
+            {
+                "fitmesh.activity.v1.ActivityService": IDEMPOTENT,
+                health.SERVICE: health.IDEMPOTENT,
+                IMPORT_SERVICE: IMPORT_IDEMPOTENT,
+            },
             settings,
         )
         self.stub = activity_pb2_grpc.ActivityServiceStub(self.backend.channel)
