@@ -1,7 +1,8 @@
-"""Publishes `workout.completed` and `metric.day_total` on their Redis Streams. A
-workout's event id is the workout id, so a workout announced twice (after a crash) is
-recognised by consumers as one event; a day total's id follows from the total, and a
-repeat of it changes nothing anyway (it is a state, not a delta)."""
+"""Publishes `workout.completed`, `import.finished` and `metric.day_total` on their Redis
+Streams. A workout's event id is the workout id, so a workout announced twice (after a
+crash) is recognised by consumers as one event; an import's follows from the import and
+when it finished; a day total's follows from the total, and a repeat of it changes
+nothing anyway (it is a state, not a delta)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ import structlog
 from redis.exceptions import RedisError
 
 from servicekit.errors import Unavailable
-from servicekit.events import HEALTH_STREAM, WORKOUTS_STREAM, MetricDayTotal, WorkoutCompleted
+from servicekit.events import (
+    HEALTH_STREAM,
+    WORKOUTS_STREAM,
+    ImportFinished,
+    MetricDayTotal,
+    WorkoutCompleted,
+)
 
 log = structlog.get_logger("events")
 
@@ -48,6 +55,16 @@ class EventPublisher:
             await self.redis.xadd(WORKOUTS_STREAM, fields, maxlen=self.max_length, approximate=True)
         except RedisError as exc:
             log.warning("event_publish_failed", workout_id=doc["_id"], error=str(exc))
+            return False
+        return True
+
+    async def publish_import_finished(self, event: ImportFinished) -> bool:
+        """True once the event is on the stream; False while Redis cannot take it."""
+        fields: dict[Any, Any] = event.to_fields()
+        try:
+            await self.redis.xadd(WORKOUTS_STREAM, fields, maxlen=self.max_length, approximate=True)
+        except RedisError as exc:
+            log.warning("event_publish_failed", import_id=event.import_id, error=str(exc))
             return False
         return True
 

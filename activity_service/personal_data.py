@@ -23,7 +23,7 @@ from fitmesh.activity.v1 import personal_data_pb2 as pb
 log = structlog.get_logger("personal_data")
 # Working state the export leaves out: it is derived (totals, buckets, day rollups) or
 # bookkeeping (recovery markers). Erasure deletes it all the same.
-DERIVED = ("totals", "settling", "metric_days")
+DERIVED = ("totals", "settling", "metric_days", "import_queue")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ def places(user_id: str, week_collections: list[str]) -> list[Place]:
         Place("metric", "metrics", mine),
         Place("meal", "meals", mine),
         Place("import", "imports", mine),
+        Place("import_queue", "import_queue", mine),
         Place("totals", "totals", {"_id": user_id}),
         Place("settling", "settling", mine),
         Place("metric_days", "metric_days", mine),
@@ -88,6 +89,13 @@ class PersonalData:
 
     async def erase(self, user_id: str) -> dict[str, int]:
         deleted: dict[str, int] = {}
+        # Files of imports under way are keyed by import: found through the user's imports,
+        # so before those go.
+        imports = self.store.find(self.store.imports, {"user_id": user_id}, ("_id",))
+        ids = [d["_id"] async for d in imports]
+        deleted["import_file"] = await self.store.delete_where(
+            self.store.import_files, {"_id": {"$in": ids}}
+        )
         for place in await self._places(user_id):
             count = await self.store.delete_where(self._collection(place.collection), place.query)
             deleted[place.kind] = deleted.get(place.kind, 0) + count

@@ -7,13 +7,13 @@ from typing import Any
 
 import grpc
 
+from activity_service.checks import check_id
 from activity_service.personal_data import PersonalData
 from fitmesh.activity.v1 import personal_data_pb2 as pb
 from fitmesh.activity.v1 import personal_data_pb2_grpc
 from servicekit.errors import Violations
 
 Context = grpc.aio.ServicerContext[Any, Any]
-MAX_ID = 64
 
 
 class PersonalDataServicer(personal_data_pb2_grpc.PersonalDataServiceServicer):
@@ -36,6 +36,5 @@ class PersonalDataServicer(personal_data_pb2_grpc.PersonalDataServiceServicer):
 
 def _check(user_id: str) -> None:
     v = Violations()
-    if not 0 < len(user_id) <= MAX_ID:
-        v.add("user_id", f"is required, at most {MAX_ID} characters")
+    check_id(v, "user_id", user_id)
     v.raise_if_any()

@@ -9,8 +9,11 @@ import grpc
 import redis.asyncio as aioredis
 
 from activity_service import history, rules, series, transcripts, weeks
+from activity_service.checks import MAX_ID, athlete_from, check_id, check_token, workout_type
 from activity_service.events import EventPublisher
 from activity_service.health_server import HealthServicer
+from activity_service.import_server import ImportServicer
+from activity_service.imports import Imports, ParsePool
 from activity_service.personal_data import PersonalData
 from activity_service.personal_data_server import PersonalDataServicer
 from activity_service.recovery import Recovery
@@ -26,7 +29,8 @@ from activity_service.views import (
 )
 from activity_service.workouts import Workouts, now
 from fitmesh.activity.v1 import activity_pb2 as pb
-from fitmesh.activity.v1 import activity_pb2_grpc, personal_data_pb2_grpc
+from fitmesh.activity.v1 import activity_pb2_grpc, imports_pb2_grpc, personal_data_pb2_grpc
+from fitmesh.activity.v1 import imports_pb2 as ipb
 from fitmesh.activity.v1 import personal_data_pb2 as dpb
 from fitmesh.health.v1 import health_pb2 as hpb
 from fitmesh.health.v1 import health_pb2_grpc
@@ -40,38 +44,6 @@ from servicekit.protofields import optional, to_datetime
 from servicekit.server import Service
 
 Context = grpc.aio.ServicerContext[Any, Any]
-MAX_ID = 64
-MAX_TOKEN = 128
-
-
-def check_id(v: Violations, field: str, value: str) -> None:
-    if not 0 < len(value) <= MAX_ID:
-        v.add(field, f"is required, at most {MAX_ID} characters")
-
-
-def check_token(v: Violations, request_id: str, fingerprint: str) -> None:
-    if len(request_id) > MAX_TOKEN:
-        v.add("request_id", f"at most {MAX_TOKEN} characters")
-    if len(fingerprint) > MAX_TOKEN:
-        v.add("request_fingerprint", f"at most {MAX_TOKEN} characters")
-
-
-def workout_type(v: Violations, number: int, required: bool = True) -> str:
-    name = enum_name(spb.WorkoutType, number)
-    if name is None and (required or number != 0):
-        v.add("workout_type", "unknown or missing workout type")
-    return name or ""
-
-
-def athlete_from(v: Violations, message: spb.Athlete) -> rules.Athlete:
-    athlete = rules.Athlete(
-        weight_kg=optional(message, "weight_kg"),
-        age_years=optional(message, "age_years"),
-        resting_heart_rate=optional(message, "resting_heart_rate"),
-        max_heart_rate=optional(message, "max_heart_rate"),
-    )
-    rules.check_athlete(v, athlete)
-    return athlete
 
 
 class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
@@ -302,7 +274,9 @@ class Resources:
         )
         self._channel: grpc.aio.Channel | None = None
         self._recovery: Background | None = None
+        self._import_recovery: Background | None = None
         self.workouts: Workouts | None = None
+        self.imports: Imports | None = None
         self.events = EventPublisher(self.redis, settings.stream_max_length)
 
     async def start(self) -> None:
@@ -318,10 +292,25 @@ class Resources:
         interval = self.settings.recovery_interval_seconds
         self._recovery = Background(lambda: recovery.recover_forever(interval))
         self._recovery.start()
+        imports = Imports(
+            self.store,
+            self.workouts,
+            self.events,
+            ParsePool(self.settings.import_workers),
+            dt.timedelta(seconds=self.settings.import_lease_seconds),
+            self.settings.import_max_attempts,
+        )
+        self.imports = imports
+        self._import_recovery = Background(lambda: imports.recover_forever(interval))
+        self._import_recovery.start()
 
     async def stop(self) -> None:
         if self._recovery:
             await self._recovery.stop()
+        if self._import_recovery:
+            await self._import_recovery.stop()
+        if self.imports:
+            await self.imports.stop()
         if self._channel:
             await self._channel.close()
         await self.redis.aclose()
@@ -339,6 +328,9 @@ def build(settings: ActivitySettings) -> Service:
         health_pb2_grpc.add_HealthServiceServicer_to_server(health, server)
         data = PersonalDataServicer(PersonalData(resources.store))
         personal_data_pb2_grpc.add_PersonalDataServiceServicer_to_server(data, server)
+        assert resources.imports is not None, "resources start before registration"
+        jobs = ImportServicer(resources.imports, settings.import_max_bytes)
+        imports_pb2_grpc.add_ImportServiceServicer_to_server(jobs, server)
 
     return Service(
         name="activity_service",
@@ -346,6 +338,7 @@ def build(settings: ActivitySettings) -> Service:
             pb.DESCRIPTOR.services_by_name["ActivityService"].full_name,
             hpb.DESCRIPTOR.services_by_name["HealthService"].full_name,
             dpb.DESCRIPTOR.services_by_name["PersonalDataService"].full_name,
+            ipb.DESCRIPTOR.services_by_name["ImportService"].full_name,
         ],
         register=register,
         probes=[resources.store.ping],

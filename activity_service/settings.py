@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import os
+
+from pydantic import Field, model_validator
 
 from servicekit.settings import ServiceSettings
 
@@ -22,3 +24,19 @@ class ActivitySettings(ServiceSettings):
     settle_grace_seconds: float = Field(default=30.0, gt=0)
     # Approximate cap on the event stream's length (XADD MAXLEN ~).
     stream_max_length: int = Field(default=1_000_000, ge=1000)
+    # Workout imports (imports.py): the largest file taken (within grpc_max_message_bytes),
+    # the processes that parse files (CPU work kept off the event loop; each replica has its
+    # own, so with several replicas on one machine give each a share of the cores), how long
+    # an import's worker holds it before another replica may take it over (after a crash),
+    # and how many tries a file gets before it is failed.
+    import_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    import_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
+    import_lease_seconds: float = Field(default=120.0, gt=0)
+    import_max_attempts: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _imports_fit_in_a_message(self) -> ActivitySettings:
+        # The file travels in one gRPC request, with a little room for the other fields.
+        if self.import_max_bytes > self.grpc_max_message_bytes - 64 * 1024:
+            raise ValueError("IMPORT_MAX_BYTES must be 64 KiB below GRPC_MAX_MESSAGE_BYTES")
+        return self

@@ -26,7 +26,10 @@ unique `_id` is atomic on both servers, and an insert checks it with the index):
 - `metric_days`: each (user, type, UTC day)'s figures, one inserted version per
   recomputation, never updated, read by equality on user, day and type (metrics.py):
   summaries, series, insights and day totals read these, not the samples; only a page
-  of samples is still a range."""
+  of samples is still a range.
+- `imports` (one per user and file, `_id` derived from both, so the insert decides what is
+  a re-import), `import_files` (a file while its import is under way) and `import_queue`
+  (imports owed work, found by time like `settling`): imports.py."""
 
 from __future__ import annotations
 
@@ -85,6 +88,9 @@ class Store:
         self.metrics = self.db["metrics"]
         self.meals = self.db["meals"]
         self.metric_days = self.db["metric_days"]
+        self.imports = self.db["imports"]
+        self.import_files = self.db["import_files"]
+        self.import_queue = self.db["import_queue"]
 
     async def start(self) -> None:
         await self.ping()
@@ -216,6 +222,31 @@ class Store:
     @_reachable
     async def group_session(self, session_id: str) -> Doc | None:
         return await self.group_sessions.find_one({"_id": session_id})
+
+    # Documents by `_id`, in any collection (workout imports).
+
+    @_reachable
+    async def insert_one(self, collection: AsyncCollection[Doc], doc: Doc) -> bool:
+        """False when a document with this `_id` is stored already."""
+        return await _insert(collection, doc)
+
+    @_reachable
+    async def one(self, collection: AsyncCollection[Doc], key: str) -> Doc | None:
+        return await collection.find_one({"_id": key})
+
+    @_reachable
+    async def set_fields(
+        self, collection: AsyncCollection[Doc], key: str, values: Mapping[str, Any]
+    ) -> None:
+        await collection.update_one({"_id": key}, {"$set": dict(values)})
+
+    @_reachable
+    async def due(
+        self, collection: AsyncCollection[Doc], now: dt.datetime, limit: int
+    ) -> list[Doc]:
+        """Documents whose `ready_at` has come (work owed), at most `limit`."""
+        cursor = collection.find({"ready_at": {"$lte": now}}).limit(limit)
+        return [doc async for doc in cursor]
 
     # Health samples and meals.
 

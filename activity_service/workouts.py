@@ -134,7 +134,9 @@ class Workouts:
         athlete: rules.Athlete,
         request_id: str = "",
         fingerprint: str = "",
+        extra: Doc | None = None,
     ) -> Doc:
+        """`extra`: more fields kept with the workout (an import's summary of its file)."""
         workout_id = workout_id_for(user_id, request_id)
         if request_id and (first := await self.store.workout(workout_id)):
             return _repeat(first, fingerprint)  # of a log that already happened
@@ -152,6 +154,7 @@ class Workouts:
             "athlete": _athlete_doc(athlete),
             "completed_at": now(),
             **_fingerprint_doc(fingerprint),
+            **(extra or {}),
         }
         await history.check_room(self.store, user_id, weeks.name(doc["start_time"]), "start_time")
         doc |= await self._score_fields(doc)

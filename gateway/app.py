@@ -25,6 +25,7 @@ from gateway.routes import (
     account,
     groups,
     health,
+    imports,
     pages,
     sessions,
     system,
@@ -140,10 +141,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(
         health.router, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=MAX_BATCH_BODY
     )
+    # A workout file, in a multipart body.
+    upload_body = settings.import_max_bytes + imports.MULTIPART_SLACK
+    app.include_router(
+        imports.router, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=upload_body
+    )
     app.include_router(ws.router)
     app.include_router(pages.router)
     app.include_router(system.router, max_body_size=MAX_BODY)
     app.add_middleware(
-        RequestMiddleware, max_body=MAX_BODY, larger={"/api/v1/health-metrics": MAX_BATCH_BODY}
+        RequestMiddleware,
+        max_body=MAX_BODY,
+        larger={"/api/v1/health-metrics": MAX_BATCH_BODY, "/api/v1/workouts/imports": upload_body},
     )
     return app

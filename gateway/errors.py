@@ -62,6 +62,8 @@ TITLES = {
 }
 # One answer to a reused key, whether the gateway's Redis record or the service caught it.
 KEY_REUSED = "this Idempotency-Key was used with a different request"
+# A workout file the activity service cannot read (neither GPX, TCX nor FIT).
+UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
 # Backend messages of these codes may hold internals; clients get a fixed sentence.
 OPAQUE = {
     grpc.StatusCode.UNKNOWN,
@@ -76,7 +78,11 @@ OPAQUE = {
 # Parts of a validation error's location that name no field: the body itself, and the tag
 # of the shape a body that takes several came in (one record or a batch of them).
 NOT_FIELDS = frozenset({"body", "one", "batch"})
-REST_FIELDS = {"duration_seconds": "duration", "workout_id": "session_id"}
+REST_FIELDS = {
+    "duration_seconds": "duration",
+    "workout_id": "session_id",
+    "content": "file",  # of a workout import
+}
 BEARER_CHALLENGE = 'Bearer realm="fitmesh"'
 
 
@@ -143,6 +149,9 @@ def from_rpc_error(exc: grpc.aio.AioRpcError) -> ApiError:
         return ApiError(status, detail, headers={"Retry-After": "1"} if status == 503 else None)
     if reason(exc) == IdempotencyKeyReused.reason:
         return ApiError(422, KEY_REUSED)  # no other refusal of its code is a 422
+    if reason(exc) == UNSUPPORTED_FORMAT:
+        detail = exc.details() or TITLES[415]
+        return ApiError(415, detail, [{"field": "file", "message": detail}])
     errors = [
         {"field": rest_field(v.field), "message": v.description} for v in field_violations(exc)
     ]

@@ -54,6 +54,9 @@ class GatewaySettings(BaseSettings):
     login_failures_account: str = "10/15minutes"
     login_failures_ip: str = "100/hour"
     idempotency_ttl_seconds: int = 24 * 3600
+    # The largest workout file POST /workouts/imports takes (413 past it); the activity
+    # service's IMPORT_MAX_BYTES should be at least as large.
+    import_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # Live group sessions: ended this long after their last member left; each socket has a
     # bounded queue (a slow reader past it is dropped) and a frame budget (a flood is closed).
     group_idle_seconds: float = Field(default=300.0, gt=0)

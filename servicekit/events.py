@@ -2,6 +2,8 @@
 consumers share. Stream entries are flat string maps.
 
 - `workout.completed` on the Redis Stream `fitmesh.workouts`: one completed workout.
+- `import.finished` on `fitmesh.workouts`: a workout import ended, done or failed. Consumers
+  of `workout.completed` skip it; its workout, if any, has its own `workout.completed`.
 - `metric.day_total` on `fitmesh.health`: one user's total of one metric type on one UTC
   day, as stored when it was published. A state, not a delta: applying it twice or out of
   order changes nothing a max does not absorb. Its own stream, so the workout stream's
@@ -19,6 +21,7 @@ from typing import Any
 
 WORKOUTS_STREAM = "fitmesh.workouts"
 WORKOUT_COMPLETED = "workout.completed"
+IMPORT_FINISHED = "import.finished"
 HEALTH_STREAM = "fitmesh.health"
 METRIC_DAY_TOTAL = "metric.day_total"
 # The metric types whose day totals are published (the daily goal types count them).
@@ -124,3 +127,50 @@ class MetricDayTotal:
         if values["metric_type"] not in DAY_TOTAL_METRICS:
             raise MalformedEvent(f"metric_type must be one of {', '.join(DAY_TOTAL_METRICS)}")
         return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ImportFinished:
+    """An import that ended. `workout_id` is empty when it failed, `error` when it is done.
+    The event id follows from the import and the moment it finished, so publishing the same
+    end again (after a crash) repeats the id, and a later retry of the file has another."""
+
+    event_id: str
+    user_id: str
+    import_id: str
+    status: str  # "done" or "failed"
+    workout_id: str
+    error: str
+    finished_at: dt.datetime
+
+    @classmethod
+    def of(
+        cls,
+        user_id: str,
+        import_id: str,
+        status: str,
+        workout_id: str,
+        error: str,
+        finished_at: dt.datetime,
+    ) -> ImportFinished:
+        key = f"{import_id}:{finished_at.astimezone(dt.UTC).isoformat()}"
+        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fitmesh:{IMPORT_FINISHED}:{key}"))
+        return cls(event_id, user_id, import_id, status, workout_id, error, finished_at)
+
+    def to_fields(self) -> dict[str, str]:
+        values = asdict(self)
+        values["finished_at"] = self.finished_at.astimezone(dt.UTC).isoformat()
+        return {"type": IMPORT_FINISHED, **{k: str(v) for k, v in values.items()}}
+
+    @classmethod
+    def from_fields(cls, raw: dict[str, str]) -> ImportFinished:
+        if raw.get("type") != IMPORT_FINISHED:
+            raise MalformedEvent(f"not a {IMPORT_FINISHED} event: {raw.get('type')!r}")
+        missing = [f.name for f in fields(cls) if f.name not in raw]
+        if missing:
+            raise MalformedEvent(f"missing {missing[0]}")
+        if raw["status"] not in ("done", "failed"):
+            raise MalformedEvent("status must be done or failed")
+        finished_at = _value("finished_at", "dt.datetime", raw["finished_at"])
+        texts = {f.name: raw[f.name] for f in fields(cls) if f.name != "finished_at"}
+        return cls(**texts, finished_at=finished_at)  # type: ignore[arg-type]

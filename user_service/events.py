@@ -32,6 +32,7 @@ from servicekit.background import Background
 from servicekit.cachekeys import Generations, goals_key
 from servicekit.events import (
     HEALTH_STREAM,
+    IMPORT_FINISHED,
     WORKOUTS_STREAM,
     MalformedEvent,
     MetricDayTotal,
@@ -136,6 +137,10 @@ class GoalProgressConsumer:
         return [(stream, i, f) for stream, entries in reply or [] for i, f in entries]
 
     async def handle(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
+        if fields.get("type") == IMPORT_FINISHED:
+            # News for clients of imports; the workout it made has its own event.
+            await self.redis.xack(stream, self.settings.consumer_group, entry_id)
+            return
         try:
             event = _decode(stream, fields)
             user_id = uuid.UUID(event.user_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from gateway.clients.activity import Activity
 from gateway.clients.backend import Backend
 from gateway.clients.health import Health
+from gateway.clients.imports import Imports
 from gateway.clients.personal import PersonalData
 from gateway.clients.users import Users
 from gateway.settings import GatewaySettings
@@ -30,6 +31,7 @@ class Clients:
         self.personal = PersonalData(
             self.users.backend, self.activity.backend, settings.export_deadline_seconds
         )
+        self.imports = Imports(self.activity.backend)
 
     def backends(self) -> list[Backend]:
         return [self.users.backend, self.activity.backend, self.scoring]
@@ -40,3 +42,4 @@ class Clients:
 
 
 __all__ = ["Activity", "Backend", "Clients", "Health", "PersonalData", "Users"]
+__all__ = ["Activity", "Backend", "Clients", "Health", "Imports", "Users"]

@@ -31,6 +31,10 @@ IDEMPOTENT = (
     "ActivitySeries",
 )
 
+IMPORT_SERVICE = "fitmesh.activity.v1.ImportService"
+# An import's id follows from its user and file, which makes a repeat harmless.
+IMPORT_IDEMPOTENT = ("ImportWorkout", "GetImport")
+
 
 def kind(name: str) -> spb.WorkoutType.ValueType:
     return enum_number(spb.WorkoutType, name) or 0  # type: ignore[return-value]
@@ -56,6 +60,7 @@ class Activity:
                 "fitmesh.activity.v1.ActivityService": IDEMPOTENT,
                 health.SERVICE: health.IDEMPOTENT,
                 personal.DATA_SERVICE: personal.DATA_IDEMPOTENT,
+                IMPORT_SERVICE: IMPORT_IDEMPOTENT,
             },
             settings,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,10 +21,12 @@ from tests.helpers import PASSWORD, Account, sign_up
 from tests.wsclient import Member
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 async def _fill(api: httpx.AsyncClient, gateway: services.HttpProcess, me: Account) -> None:
-    """One of everything: a profile, a goal, a workout, a metric, a meal, a group session."""
+    """One of everything: a profile, a goal, a workout, an imported one, a metric, a meal, a
+    group session."""
     h = me.headers
     tomorrow = (NOW + dt.timedelta(days=1)).date().isoformat()
     patched = await api.patch(f"/users/{me.user_id}", headers=h, json={"birth_date": "1990-04-01"})
@@ -37,6 +40,20 @@ async def _fill(api: httpx.AsyncClient, gateway: services.HttpProcess, me: Accou
         "distance_m": 10_000,
     }
     assert (await api.post("/workouts", headers=h, json=run)).status_code == 201
+    gpx = (DATA / "hike.gpx").read_bytes()
+    sent = await api.post(
+        "/workouts/imports",
+        headers=h,
+        files={"file": ("hike.gpx", gpx)},
+        data={"workout_type": "walking"},
+    )
+    assert sent.status_code == 202, sent.text
+    for _ in range(100):
+        status = await api.get(f"/workouts/imports/{sent.json()['import_id']}", headers=h)
+        if status.json()["status"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    assert status.json()["status"] == "done", status.text
     sample = {"metric_type": "weight_kg", "value": 70.5, "recorded_at": NOW.isoformat()}
     assert (await api.post("/health-metrics", headers=h, json=sample)).status_code == 201
     meal = {"name": "oats", "calories": 420, "eaten_at": NOW.isoformat()}
@@ -71,7 +88,16 @@ async def test_an_export_holds_everything_owned_and_no_secret(
     assert lines[0]["data"]["user_id"] == me.user_id
     assert lines[-1] == {"kind": "end", "data": {"records": len(lines) - 2}}
     kinds = {line["kind"] for line in lines[1:-1]}
-    for kind in ("profile", "goal", "session", "workout", "metric", "meal", "group_session"):
+    for kind in (
+        "profile",
+        "goal",
+        "session",
+        "workout",
+        "import",
+        "metric",
+        "meal",
+        "group_session",
+    ):
         assert kind in kinds, kind
     profile = next(line["data"] for line in lines if line["kind"] == "profile")
     assert (profile["email"], profile["birth_date"]) == (me.email, "1990-04-01")

@@ -88,6 +88,7 @@ async def test_make_run_brings_the_suite_up_for_the_tour_and_stops_clean(tmp_pat
         assert '"title": "Bad Request"' in ran.stdout
         assert '"total_workouts": 2' in ran.stdout
         assert '"achieved"' in ran.stdout
+        assert '"status": "done"' in ran.stdout  # the imported workout file
     finally:
         os.killpg(suite.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
         code = await asyncio.wait_for(suite.wait(), 60)
