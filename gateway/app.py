@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from gateway import errors
 from gateway.admission import Admitter
+from gateway.audit import Auditor
 from gateway.auth import Verifier
 from gateway.cache import Cache, Restarts, redis_breaker
 from gateway.clients import Clients
@@ -23,6 +24,7 @@ from gateway.lockout import Lockout
 from gateway.middleware import RequestMiddleware
 from gateway.routes import (
     account,
+    audit,
     groups,
     health,
     imports,
@@ -79,6 +81,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             GroupSessions(stream_redis), hub, clients.activity, settings.group_recent_messages
         )
         cache = Cache(redis, breaker, settings.redis_timeout_seconds)
+        auditor = Auditor(
+            redis,
+            settings.audit_flush_seconds,
+            settings.audit_batch_records,
+            settings.audit_pending_records,
+        )
         app.state.services = Services(
             settings=settings,
             clients=clients,
@@ -104,7 +112,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 settings.redis_timeout_seconds,
             ),
             revoked=revoked,
+            auditor=auditor,
         )
+        auditor.start()
         invalidator = CacheInvalidator(stream_redis, cache)
         invalidator.start()
         sweeper = asyncio.create_task(live.sweep_forever(settings.group_idle_seconds))
@@ -117,6 +127,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await hub.stop()
             await invalidator.stop()
             await clients.close()
+            await auditor.stop()  # sends what it holds
             await redis.aclose()
             await stream_redis.aclose()
 
@@ -134,7 +145,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")
     # FastAPI's body limit, on the routers: there its refusals reach the problem handlers.
-    for api in (users.router, sessions.router, account.router, workouts.router, groups.router):
+    for api in (
+        users.router,
+        sessions.router,
+        account.router,
+        workouts.router,
+        groups.router,
+        audit.router,
+    ):
         app.include_router(
             api, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=MAX_BODY
         )

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 class RequestContext:
     request_id: str = ""
     traceparent: str = ""
+    # The caller, once a token named one: the actor of the request's audit record.
+    user_id: str = ""
     # Added to the response, whatever answers it: a route, an error handler.
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 

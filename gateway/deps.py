@@ -84,6 +84,7 @@ class Bearer(HTTPBearer):
         verified = verify(svc, request.headers.get("authorization"))
         limits = [Limit(svc.admitter.ip, client_ip(request))]
         if isinstance(verified, Caller):
+            context.current().user_id = verified.user_id
             limits.append(Limit(svc.admitter.user, verified.user_id))
         return svc, verified, limits
 

@@ -1,6 +1,7 @@
 """The one middleware, pure ASGI, around every HTTP request: its request id (taken from
 `X-Request-ID` or made, returned, put in every log line and in gRPC metadata), the headers
-the request path decided (rate limits), one access log line and the Prometheus metrics."""
+the request path decided (rate limits), one access log line, the Prometheus metrics, and
+the audit record of a route that reads or writes personal data (gateway.audit)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import context
+from gateway import audit, context
 from gateway.errors import problem
 
 log = structlog.get_logger("http")
@@ -105,6 +106,7 @@ class RequestMiddleware:
                 requests, latency = _metrics(scope["method"], route, status)
                 requests.inc()
                 latency.observe(elapsed)
+                audit.finish(scope, ctx, status)
                 (log.debug if route in QUIET else log.info)(
                     "request",
                     method=scope["method"],

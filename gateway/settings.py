@@ -71,6 +71,12 @@ class GatewaySettings(BaseSettings):
     # Open sockets one user may hold on one gateway replica.
     ws_sockets_per_user: int = Field(default=10, ge=1)
     ws_ping_seconds: float = Field(default=20.0, gt=0)
+    # The audit log (gateway.audit): records gather this long before they go to Redis as
+    # one stream entry per batch of at most AUDIT_BATCH_RECORDS; while Redis is away at most
+    # AUDIT_PENDING_RECORDS are held (then the oldest are dropped, and counted).
+    audit_flush_seconds: float = Field(default=0.2, gt=0, le=5)
+    audit_batch_records: int = Field(default=500, ge=1, le=5000)
+    audit_pending_records: int = Field(default=100_000, ge=1)
     # Behind a proxy, trust X-Forwarded-For from these addresses (comma-separated, or
     # CIDRs). None by default: a client's address is the connection's.
     forwarded_allow_ips: str = ""

@@ -1,6 +1,6 @@
 """Everything a gateway replica opens at start-up, in one typed object: settings, backend
-clients, Redis, the cache, admission (rate limits), token verification and live sessions.
-The app's lifespan builds it; dependencies (gateway.deps) hand it to routes."""
+clients, Redis, the cache, admission (rate limits), token verification, live sessions and
+the audit log. The app's lifespan builds it; dependencies (gateway.deps) hand it to routes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from gateway.admission import Admitter
+from gateway.audit import Auditor
 from gateway.auth import Verifier
 from gateway.cache import Cache
 from gateway.clients import Clients
@@ -32,3 +33,4 @@ class Services:
     lockout: Lockout
     # Sign-in sessions revoked while their access tokens live (kept by the hub).
     revoked: RevokedSessions
+    auditor: Auditor

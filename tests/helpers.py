@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 import socket
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
+import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from devstack import services
 from devstack.__main__ import ports
@@ -27,6 +30,7 @@ from servicekit.events import WorkoutCompleted
 from servicekit.protofields import timestamp
 
 PASSWORD = "correct horse battery"
+T = TypeVar("T")
 
 
 def unique(prefix: str = "u") -> str:
@@ -67,6 +71,44 @@ def workout_event(user_id: str, event_id: str | None = None, **values: float) ->
     )
 
 
+# What the gateway's background loops send on their own connections (cache invalidation
+# from the workout stream, the WebSocket hub): not part of any request.
+BACKGROUND = {"xreadgroup", "xautoclaim", "xack", "xgroup", "ping", "subscribe", "psubscribe"}
+
+
+async def redis_commands_during(
+    redis_url: str, request: Callable[[], Awaitable[T]]
+) -> tuple[list[list[str]], T]:
+    """The commands (lower-case name, then arguments) clients sent to Redis while `request`
+    ran, counted with MONITOR, but a script's own calls (the script's, not round trips) and
+    the background's; with the request's answer."""
+    seen: list[list[str]] = []
+    monitor_client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        async with monitor_client.monitor() as monitor:
+            listening = asyncio.Event()
+
+            async def collect() -> None:
+                listening.set()
+                async for command in monitor.listen():
+                    if command.get("client_type") == "lua":
+                        continue
+                    words = command["command"].split(" ")
+                    words[0] = words[0].lower()
+                    if words[0] not in BACKGROUND:
+                        seen.append(words)
+
+            collector = asyncio.create_task(collect())
+            await listening.wait()
+            await asyncio.sleep(0.2)
+            answer = await request()
+            await asyncio.sleep(0.3)  # MONITOR lines arrive after the commands ran
+            collector.cancel()
+    finally:
+        await monitor_client.aclose()
+    return seen, answer
+
+
 async def wait_for(predicate: object, timeout: float = 20, interval: float = 0.05) -> None:
     """Poll an async predicate until it holds."""
     import asyncio
@@ -95,8 +137,6 @@ class Account:
 
 
 async def sign_up(api: object, **profile: object) -> Account:
-    import httpx
-
     assert isinstance(api, httpx.AsyncClient)
     name = unique()
     body: dict[str, object] = {
@@ -222,3 +262,32 @@ async def start_replicas(
     }
     gateway = await services.start_http("gateway", env)
     return Replicas(gateway, scoring, activity, scoring_ports)
+
+
+async def audit_log(api: httpx.AsyncClient, me: Account, count: int) -> list[dict[str, Any]]:
+    """The account's records, newest first, once `count` of them have arrived."""
+    items: list[dict[str, Any]] = []
+
+    async def arrived() -> bool:
+        nonlocal items
+        answer = await api.get(
+            f"/users/{me.user_id}/audit", params={"limit": 100}, headers=me.headers
+        )
+        assert answer.status_code == 200, answer.text
+        items = answer.json()["items"]
+        return len(items) >= count
+
+    await wait_for(arrived)
+    return items
+
+
+async def verify_audit(api: httpx.AsyncClient, me: Account) -> dict[str, Any]:
+    answer = await api.get(f"/users/{me.user_id}/audit/verify", headers=me.headers)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def read_profile(api: httpx.AsyncClient, me: Account, count: int) -> None:
+    for _ in range(count):
+        answer = await api.get(f"/users/{me.user_id}", headers=me.headers)
+        assert answer.status_code == 200

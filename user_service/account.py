@@ -11,7 +11,7 @@ failure is safe at every step):
   erasure stops, to be repeated: a deleted account's live token must not outlast it); the
   user's traces in Redis are removed (cached answers, idempotency records, events still in
   the streams, live session state they owned); and the account row goes, with its goals,
-  alerts and sessions by cascade."""
+  alerts and sessions by cascade, and its audit log (user_service.audit_store.erase)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ import structlog
 from servicekit import cachekeys
 from servicekit.errors import NotFound, PermissionDenied, Unavailable
 from servicekit.events import HEALTH_STREAM, WORKOUTS_STREAM
+from user_service import audit_store
 from user_service.security import Cipher, Passwords
 from user_service.sessions import Sessions, revoke_all
 from user_service.store import Store
@@ -42,6 +43,12 @@ EXPORTED = (
         "WHERE user_id = %s",
     ),
     ("goal", "SELECT * FROM goals WHERE user_id = %s ORDER BY created_at"),
+    (
+        "audit",
+        "SELECT seq, record_id, at, actor_id, action, resource, result, request_id, "
+        "encode(prev_hash, 'hex') AS prev_hash, encode(hash, 'hex') AS hash FROM audit_log "
+        "WHERE user_id = %s ORDER BY seq",
+    ),
     (
         "notification",
         "SELECT notification_id, kind, goal_id, payload, created_at FROM notifications "
@@ -92,7 +99,7 @@ class Account:
             await revoke_all(conn, user_id, keep, "erased")
         await self.sessions.announce()
 
-    async def finish(self, user_id: uuid.UUID) -> None:
+    async def finish(self, user_id: uuid.UUID, request_id: str) -> None:
         async with self.store.transaction() as conn:
             cur = await conn.execute("SELECT 1 FROM users WHERE user_id = %s", (user_id,))
             if await cur.fetchone() is None:
@@ -102,6 +109,8 @@ class Account:
             raise Unavailable("could not sign the account's sessions out; try again")
         await self._scrub_redis(str(user_id))
         async with self.store.transaction() as conn:
+            # Its audit log goes too, leaving one record that names no one.
+            await audit_store.erase(conn, user_id, request_id, dt.datetime.now(dt.UTC))
             await conn.execute("DELETE FROM users WHERE user_id = %s", (user_id,))
         log.info("account_erased")  # no id: the log keeps nothing of who it was
 

@@ -11,6 +11,7 @@ import grpc
 from fitmesh.user.v1 import account_pb2 as pb
 from fitmesh.user.v1 import account_pb2_grpc
 from servicekit.errors import Violations
+from servicekit.interceptors import request_id_from
 from user_service.account import Account
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -56,5 +57,6 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
     async def FinishErasure(
         self, request: pb.FinishErasureRequest, context: Context
     ) -> pb.FinishErasureResponse:
-        await self.account.finish(_user(request.user_id))
+        request_id = request_id_from(context.invocation_metadata())  # type: ignore[arg-type]
+        await self.account.finish(_user(request.user_id), request_id)
         return pb.FinishErasureResponse()

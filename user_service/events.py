@@ -7,29 +7,27 @@ nothing. A day total needs no record: it is a state, applied as a max, so a repe
 late one changes nothing either. Either way the goals are read FOR UPDATE and only while
 active, so a goal turns achieved once, and its alert row is unique per goal. The stream
 entry is acknowledged only after the commit; entries a crashed consumer left pending are
-claimed after an idle timeout. Goal alerts go through an outbox: the notification row is
-written in the same transaction and published to Redis afterwards, then marked published.
-Moved goals forget the gateway's cached goals; when that cannot reach Redis, the next step
-moves the cache to a new generation before anything else (servicekit.cachekeys)."""
+claimed after an idle timeout, and poison ones kept as dead letters
+(servicekit.consumer). Goal alerts go through an outbox: the notification row is written in
+the same transaction and published to Redis afterwards, then marked published. Moved goals
+forget the gateway's cached goals; when that cannot reach Redis, the next step moves the
+cache to a new generation before anything else (servicekit.cachekeys)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import os
-import socket
 import uuid
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
-from servicekit.background import Background
 from servicekit.cachekeys import Generations, goals_key
+from servicekit.consumer import StreamConsumer, consumer_name
 from servicekit.events import (
     HEALTH_STREAM,
     IMPORT_FINISHED,
@@ -48,15 +46,10 @@ from user_service.views import goal_json
 log = structlog.get_logger("events")
 STREAMS = (WORKOUTS_STREAM, HEALTH_STREAM)
 BATCH = 32
-Entry = tuple[str, str, dict[str, str]]  # stream, entry id, fields
 DAILY_GOAL_TYPE = {metric: goal for goal, metric in rules.DAILY_GOAL_METRICS.items()}
 
 
-def dead_letters(stream: str) -> str:
-    return f"{stream}.dead"
-
-
-class GoalProgressConsumer:
+class GoalProgressConsumer(StreamConsumer):
     def __init__(
         self,
         store: db.Store,
@@ -64,77 +57,27 @@ class GoalProgressConsumer:
         scoring: scoring_pb2_grpc.ScoringServiceStub,
         settings: UserSettings,
     ) -> None:
-        self.store, self.redis, self.scoring, self.settings = store, redis, scoring, settings
-        self.consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+        super().__init__(
+            redis,
+            STREAMS,
+            settings.consumer_group,
+            consumer_name(settings.consumer_name),
+            settings.consumer_claim_idle_ms,
+            settings.consumer_block_ms,
+            BATCH,
+        )
+        self.store, self.scoring, self.settings = store, scoring, settings
         self.cache = Generations(redis)
         self.owes_generation = False
-        self._loop = Background(self._run)
-
-    async def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
-
-    async def _run(self) -> None:
-        group_ready = False
-        while True:
-            try:
-                if not group_ready:
-                    await self._create_group()
-                    group_ready = True
-                await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep consuming whatever one batch did; the entry stays pending
-                log.exception("consumer_step_failed")
-                await asyncio.sleep(1)
-
-    async def _create_group(self) -> None:
-        for stream in STREAMS:
-            try:
-                # From the start: events written before the group existed count too.
-                await self.redis.xgroup_create(
-                    stream, self.settings.consumer_group, "0", mkstream=True
-                )
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
 
     async def step(self) -> None:
         if self.owes_generation:
             await self.cache.bump()
             self.owes_generation = False
             log.info("cache_generation_moved")
-        entries = await self._claimed() or await self._read_new()
-        for stream, entry_id, fields in entries:
+        for stream, entry_id, fields in await self.entries():
             await self.handle(stream, entry_id, fields)
         await self.publish_outbox()
-
-    async def _claimed(self) -> list[Entry]:
-        """Entries a consumer left pending too long, of every stream, in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for stream in STREAMS:
-            pipe.xautoclaim(
-                stream,
-                self.settings.consumer_group,
-                self.consumer,
-                min_idle_time=self.settings.consumer_claim_idle_ms,
-                start_id="0-0",
-                count=BATCH,
-            )
-        replies = await pipe.execute()
-        return [(s, i, f) for s, (_, e, *_) in zip(STREAMS, replies, strict=True) for i, f in e]
-
-    async def _read_new(self) -> list[Entry]:
-        reply: Any = await self.redis.xreadgroup(
-            self.settings.consumer_group,
-            self.consumer,
-            dict.fromkeys(STREAMS, ">"),
-            count=BATCH,
-            block=self.settings.consumer_block_ms,
-        )
-        return [(stream, i, f) for stream, entries in reply or [] for i, f in entries]
 
     async def handle(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
         if fields.get("type") == IMPORT_FINISHED:
@@ -145,11 +88,7 @@ class GoalProgressConsumer:
             event = _decode(stream, fields)
             user_id = uuid.UUID(event.user_id)
         except (MalformedEvent, ValueError) as exc:
-            # A poison entry would otherwise be retried forever; keep it for a human.
-            log.warning("event_malformed", stream=stream, entry_id=entry_id, error=str(exc))
-            dead: dict[Any, Any] = {**fields, "error": str(exc)}
-            await self.redis.xadd(dead_letters(stream), dead, maxlen=10_000)
-            await self.redis.xack(stream, self.settings.consumer_group, entry_id)
+            await self.dead_letter(stream, entry_id, fields, str(exc))
             return
         with structlog.contextvars.bound_contextvars(event_id=event.event_id):
             if isinstance(event, WorkoutCompleted):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import uuid
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -74,6 +75,14 @@ def check_password(v: Violations, password: str, field: str = "password") -> Non
         v.add(field, f"must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")
     if has_nul(password):
         v.add(field, "must not contain NUL characters")
+
+
+def parse_id(v: Violations, field: str, text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        v.add(field, "must be an id as returned by this service")
+        return uuid.UUID(int=0)
 
 
 def parse_date(v: Violations, field: str, text: str) -> dt.date | None:

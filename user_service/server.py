@@ -14,6 +14,8 @@ from fitmesh.scoring.v1 import scoring_pb2_grpc
 from fitmesh.user.v1 import (
     account_pb2,
     account_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
     sessions_pb2,
     sessions_pb2_grpc,
     user_pb2_grpc,
@@ -33,7 +35,11 @@ from servicekit.server import Service
 from user_service import rules
 from user_service.account import Account
 from user_service.account_server import AccountServicer
+from user_service.audit_consumer import AuditConsumer
+from user_service.audit_server import AuditServicer
+from user_service.audit_store import AuditStore
 from user_service.events import GoalProgressConsumer
+from user_service.rules import parse_id
 from user_service.security import Cipher, Passwords, Tokens
 from user_service.session_server import SessionServicer, token_pair
 from user_service.sessions import Sessions
@@ -47,14 +53,6 @@ MAX_TOKEN = 128
 
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
-
-
-def parse_id(v: Violations, field: str, text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        v.add(field, "must be an id as returned by this service")
-        return uuid.UUID(int=0)
 
 
 def profile_from(v: Violations, message: pb.Profile, prefix: str = "profile.") -> rules.Profile:
@@ -325,6 +323,7 @@ class Resources:
     def __init__(self, settings: UserSettings) -> None:
         self.settings = settings
         self.store = Store(settings.database_url, settings.database_pool_size)
+        self.audit = AuditStore(self.store)
         self.redis = aioredis.from_url(settings.redis_url, decode_responses=True)
         # Made with the service, so a missing SERVICE_SIGNING_KEY stops it before it serves.
         self.caller = servicetokens.Minter.from_setting(
@@ -338,6 +337,7 @@ class Resources:
         )
         self._channel: grpc.aio.Channel | None = None
         self._consumer: GoalProgressConsumer | None = None
+        self._audit_consumer = AuditConsumer(self.audit, self.redis, settings)
 
     async def start(self) -> None:
         await self.store.start()
@@ -346,8 +346,10 @@ class Resources:
         self._consumer = GoalProgressConsumer(self.store, self.redis, scoring, self.settings)
         await self._consumer.start()
         await self.sessions.start()
+        await self._audit_consumer.start()
 
     async def stop(self) -> None:
+        await self._audit_consumer.stop()
         await self.sessions.stop()
         if self._consumer:
             await self._consumer.stop()
@@ -377,6 +379,8 @@ def build(settings: UserSettings) -> Service:
         user_pb2_grpc.add_UserServiceServicer_to_server(servicer, server)
         sessions_pb2_grpc.add_SessionServiceServicer_to_server(sessions, server)
         account_pb2_grpc.add_AccountServiceServicer_to_server(account, server)
+        # The audit log, a service of its own on the same server (and database).
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(resources.audit), server)
 
     return Service(
         name="user_service",
@@ -384,6 +388,7 @@ def build(settings: UserSettings) -> Service:
             pb.DESCRIPTOR.services_by_name["UserService"].full_name,
             sessions_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
             account_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
+            audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
         ],
         register=register,
         probes=[resources.store.ping],

@@ -4,6 +4,7 @@ gets: breaker, deadline, error mapping)."""
 from __future__ import annotations
 
 from gateway.clients.activity import Activity
+from gateway.clients.audit import Audit
 from gateway.clients.backend import Backend
 from gateway.clients.health import Health
 from gateway.clients.imports import Imports
@@ -32,6 +33,8 @@ class Clients:
             self.users.backend, self.activity.backend, settings.export_deadline_seconds
         )
         self.imports = Imports(self.activity.backend)
+        # So is the audit log by the user service's.
+        self.audit = Audit(self.users.backend)
 
     def backends(self) -> list[Backend]:
         return [self.users.backend, self.activity.backend, self.scoring]
@@ -41,5 +44,13 @@ class Clients:
             await backend.close()
 
 
-__all__ = ["Activity", "Backend", "Clients", "Health", "PersonalData", "Users"]
-__all__ = ["Activity", "Backend", "Clients", "Health", "Imports", "Users"]
+__all__ = [
+    "Activity",
+    "Audit",
+    "Backend",
+    "Clients",
+    "Health",
+    "Imports",
+    "PersonalData",
+    "Users",
+]

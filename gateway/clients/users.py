@@ -11,7 +11,7 @@ from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as upb
 from fitmesh.user.v1 import user_pb2_grpc
 from gateway import bodies, responses
-from gateway.clients import personal, sessions
+from gateway.clients import audit, personal, sessions
 from gateway.clients.backend import Backend
 from gateway.idempotency import Attempt
 from gateway.settings import GatewaySettings
@@ -45,6 +45,7 @@ class Users:
                 "fitmesh.user.v1.UserService": IDEMPOTENT,
                 sessions.SERVICE: sessions.IDEMPOTENT,
                 personal.ACCOUNT_SERVICE: personal.ACCOUNT_IDEMPOTENT,
+                audit.SERVICE: audit.IDEMPOTENT,
             },
             settings,
         )

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from gateway import bodies
+from gateway.audit import audited
 from gateway.deps import Authenticated, Svc, client_ip
 from gateway.errors import ApiError
 from servicekit.cachekeys import (
@@ -35,6 +36,7 @@ def _line(kind: str, data: object) -> bytes:
     response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSON lines."}},
 )
+@audited("export", "account")
 async def export(user_id: str, caller: Authenticated, svc: Svc) -> StreamingResponse:
     """Everything the account holds, as a download of JSON lines: first an `export` line
     (format, user, time), then one line per record (`{"kind", "data"}`: profile, goal,
@@ -73,6 +75,7 @@ async def export(user_id: str, caller: Authenticated, svc: Svc) -> StreamingResp
 
 
 @router.delete("/users/{user_id}", status_code=204)
+@audited("erase", "account")
 async def erase(
     user_id: str, body: bodies.AccountErase, caller: Authenticated, request: Request, svc: Svc
 ) -> Response:

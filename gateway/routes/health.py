@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import Discriminator, Field, Tag
 
 from gateway import health_responses as out
+from gateway.audit import audited
 from gateway.bodies import Instant
 from gateway.deps import Authenticated, CachedRead, CachedReadOf, Svc
 from gateway.errors import ApiError
@@ -85,6 +86,7 @@ def _window(
     },
 )
 @router.post("/health-metrics", status_code=201, include_in_schema=False)
+@audited("create", "metrics")
 async def record_metrics(
     samples: Samples, caller: Authenticated, svc: Svc, response: Response
 ) -> out.MetricBatch | out.RecordedMetric:
@@ -105,11 +107,13 @@ async def record_metrics(
 
 
 @router.get("/health-metrics/{metric_id}", response_model=out.Metric)
+@audited("read", "metric:{metric_id}")
 async def get_metric(metric_id: str, caller: Authenticated, svc: Svc) -> out.Metric:
     return await svc.clients.health.metric(caller.user_id, metric_id)
 
 
 @router.get("/health-metrics/user/{user_id}", response_model=out.MetricPage)
+@audited("read", "metrics", query="metric_type")
 async def list_metrics(
     user_id: str,
     caller: Authenticated,
@@ -126,6 +130,7 @@ async def list_metrics(
 
 
 @router.get("/health-metrics/user/{user_id}/summary", response_model=out.Summary)
+@audited("read", "metrics_summary", query="metric_type")
 async def summary(
     user_id: str,
     read: SummaryRead,
@@ -140,6 +145,7 @@ async def summary(
 
 
 @router.get("/health-metrics/user/{user_id}/series", response_model=out.MetricSeries)
+@audited("read", "metrics", query="metric_type")
 async def metric_series(
     user_id: str,
     caller: Authenticated,
@@ -156,6 +162,7 @@ async def metric_series(
 
 
 @router.get("/users/{user_id}/activity-series", response_model=out.ActivitySeries)
+@audited("read", "activity_series")
 async def activity_series(
     user_id: str,
     caller: Authenticated,
@@ -179,6 +186,7 @@ async def activity_series(
     },
 )
 @router.post("/nutrition-logs", status_code=201, include_in_schema=False)
+@audited("create", "meal")
 async def log_meal(
     body: MealIn, caller: Authenticated, svc: Svc, response: Response
 ) -> out.LoggedMeal:
@@ -192,6 +200,7 @@ async def log_meal(
 
 
 @router.get("/nutrition-logs/user/{user_id}", response_model=out.MealPage)
+@audited("read", "meals")
 async def list_meals(
     user_id: str,
     caller: Authenticated,
@@ -207,6 +216,7 @@ async def list_meals(
 
 
 @router.get("/recommendations/{user_id}", response_model=out.Recommendations)
+@audited("read", "insights")
 async def recommendations(user_id: str, read: TopRead) -> Response:
     """The five most important insights, cached until a metric, meal, workout or profile
     change that feeds them."""
@@ -220,6 +230,7 @@ async def recommendations(user_id: str, read: TopRead) -> Response:
 
 
 @router.get("/health-insights/user/{user_id}", response_model=out.HealthInsights)
+@audited("read", "insights")
 async def health_insights(
     user_id: str,
     read: InsightsRead,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from gateway import bodies
+from gateway.audit import audited
 from gateway.deps import Authenticated, Svc
 from gateway.errors import RESPONSES, ApiError, bad_request
 from gateway.import_responses import ImportResponse
@@ -33,6 +34,7 @@ def location(import_id: str) -> str:
     response_model=ImportResponse,
     responses=UPLOAD_RESPONSES,
 )
+@audited("create", "workout_import")
 async def import_workout(
     caller: Authenticated,
     svc: Svc,
@@ -65,6 +67,7 @@ async def import_workout(
 
 
 @router.get("/workouts/imports/{import_id}", response_model=ImportResponse)
+@audited("read", "workout_import:{import_id}")
 async def get_import(import_id: str, caller: Authenticated, svc: Svc) -> ImportResponse:
     """Where an import stands: queued, parsing, done (with `session_id`, the workout, and
     `summary`, what the file said) or failed (with `error`, naming what was wrong)."""

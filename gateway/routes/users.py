@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from gateway import bodies, idempotency, responses
+from gateway.audit import audited
 from gateway.deps import Authenticated, AuthRoute, CachedRead, CachedReadOf, Svc, client_ip
 from gateway.errors import ApiError
 from servicekit.cachekeys import goals_key, insights_key, profile_key
@@ -67,12 +68,14 @@ async def login(body: bodies.LoginRequest, request: Request, svc: Svc) -> respon
 
 
 @router.get("/users/{user_id}", response_model=responses.UserResponse)
+@audited("read", "profile")
 async def get_user(user_id: str, read: ProfileRead) -> Response:
     read.caller.owns(user_id)
     return await read.answer(lambda: read.svc.clients.users.user(user_id))
 
 
 @router.patch("/users/{user_id}", response_model=responses.UserResponse)
+@audited("update", "profile")
 async def update_user(
     user_id: str, body: bodies.ProfileFields, caller: Authenticated, svc: Svc
 ) -> responses.UserResponse:
@@ -84,6 +87,7 @@ async def update_user(
 
 
 @router.post("/users/{user_id}/goals", status_code=201, response_model=responses.GoalResponse)
+@audited("create", "goal")
 async def create_goal(
     user_id: str, body: bodies.GoalCreate, caller: Authenticated, svc: Svc
 ) -> responses.GoalResponse:
@@ -94,6 +98,7 @@ async def create_goal(
 
 
 @router.get("/users/{user_id}/goals", response_model=responses.GoalPage)
+@audited("read", "goals")
 async def list_goals(
     user_id: str, read: GoalsRead, limit: Limit = 20, cursor: Cursor = None
 ) -> Response:
@@ -104,12 +109,14 @@ async def list_goals(
 
 
 @router.get("/users/{user_id}/goals/{goal_id}", response_model=responses.GoalResponse)
+@audited("read", "goal:{goal_id}")
 async def get_goal(user_id: str, goal_id: str, read: GoalRead) -> Response:
     read.caller.owns(user_id)
     return await read.answer(lambda: read.svc.clients.users.goal(user_id, goal_id))
 
 
 @router.patch("/users/{user_id}/goals/{goal_id}", response_model=responses.GoalResponse)
+@audited("update", "goal:{goal_id}")
 async def update_goal(
     user_id: str, goal_id: str, body: bodies.GoalUpdate, caller: Authenticated, svc: Svc
 ) -> responses.GoalResponse:
@@ -120,6 +127,7 @@ async def update_goal(
 
 
 @router.delete("/users/{user_id}/goals/{goal_id}", status_code=204)
+@audited("delete", "goal:{goal_id}")
 async def delete_goal(user_id: str, goal_id: str, caller: Authenticated, svc: Svc) -> Response:
     caller.owns(user_id)
     await svc.clients.users.delete_goal(user_id, goal_id)
@@ -128,6 +136,7 @@ async def delete_goal(user_id: str, goal_id: str, caller: Authenticated, svc: Sv
 
 
 @router.get("/users/{user_id}/notifications", response_model=responses.NotificationPage)
+@audited("read", "notifications")
 async def notifications(
     user_id: str, caller: Authenticated, svc: Svc, limit: Limit = 20, cursor: Cursor = None
 ) -> responses.NotificationPage:

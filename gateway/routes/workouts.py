@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from gateway import bodies, idempotency, responses
+from gateway.audit import audited
 from gateway.deps import Authenticated, CachedRead, CachedReadOf, Svc
 from gateway.routes.users import Cursor, IdempotencyKey, Limit
 from servicekit.cachekeys import insights_key, statistics_key
@@ -20,6 +21,7 @@ Week = Annotated[
 
 
 @router.post("/workouts/start", status_code=201, response_model=responses.WorkoutStarted)
+@audited("create", "workout")
 async def start(
     body: bodies.WorkoutStart, caller: Authenticated, svc: Svc, key: IdempotencyKey = None
 ) -> Response:
@@ -39,6 +41,7 @@ async def start(
 
 
 @router.post("/workouts/{session_id}/end", response_model=responses.WorkoutResponse)
+@audited("update", "workout:{session_id}")
 async def end(
     session_id: str, caller: Authenticated, svc: Svc, body: bodies.WorkoutEnd | None = None
 ) -> responses.WorkoutResponse:
@@ -50,6 +53,7 @@ async def end(
 
 
 @router.post("/workouts", status_code=201, response_model=responses.WorkoutResponse)
+@audited("create", "workout")
 async def log_workout(
     body: bodies.WorkoutLog, caller: Authenticated, svc: Svc, key: IdempotencyKey = None
 ) -> Response:
@@ -65,6 +69,7 @@ async def log_workout(
 
 
 @router.get("/workouts/{session_id}", response_model=responses.WorkoutResponse)
+@audited("read", "workout:{session_id}")
 async def get_workout(
     session_id: str, caller: Authenticated, svc: Svc
 ) -> responses.WorkoutResponse:
@@ -72,6 +77,7 @@ async def get_workout(
 
 
 @router.get("/users/{user_id}/workouts", response_model=responses.WorkoutPage)
+@audited("read", "workouts")
 async def list_workouts(
     user_id: str,
     caller: Authenticated,
@@ -87,12 +93,14 @@ async def list_workouts(
 
 
 @router.get("/users/{user_id}/statistics", response_model=responses.Statistics)
+@audited("read", "statistics")
 async def statistics(user_id: str, read: StatisticsRead) -> Response:
     read.caller.owns(user_id)
     return await read.answer(lambda: read.svc.clients.activity.statistics(user_id))
 
 
 @router.get("/users/{user_id}/activity-score", response_model=responses.ActivityScore)
+@audited("read", "activity_score")
 async def activity_score(
     user_id: str, caller: Authenticated, svc: Svc, week: Week = None
 ) -> responses.ActivityScore:

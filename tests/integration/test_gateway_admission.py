@@ -4,24 +4,19 @@ keys and headers."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest_asyncio
-import redis.asyncio as aioredis
 from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from devstack import services
 from devstack.servers import Server
-from tests.helpers import sign_up
-
-# What the gateway's background loops send on their own connections (cache invalidation
-# from the workout stream, the WebSocket hub): not part of any request.
-BACKGROUND = {"xreadgroup", "xautoclaim", "xack", "xgroup", "ping", "subscribe", "psubscribe"}
+from servicekit.audit import AUDIT_STREAM
+from tests.helpers import redis_commands_during, sign_up
 
 
 @pytest_asyncio.fixture
@@ -39,32 +34,11 @@ async def own_gateway(
 async def _commands_during(
     redis_url: str, request: Callable[[], Any]
 ) -> tuple[list[str], httpx.Response]:
-    """The commands clients sent to Redis while `request` ran (a script's own calls are
-    the script's, not round trips), with the request's answer."""
-    seen: list[str] = []
-    monitor_client = aioredis.from_url(redis_url, decode_responses=True)
-    try:
-        async with monitor_client.monitor() as monitor:
-            listening = asyncio.Event()
-
-            async def collect() -> None:
-                listening.set()
-                async for command in monitor.listen():
-                    if command.get("client_type") == "lua":
-                        continue
-                    name = command["command"].split(" ", 1)[0].lower()
-                    if name not in BACKGROUND:
-                        seen.append(name)
-
-            collector = asyncio.create_task(collect())
-            await listening.wait()
-            await asyncio.sleep(0.2)
-            answer = await request()
-            await asyncio.sleep(0.3)  # MONITOR lines arrive after the commands ran
-            collector.cancel()
-    finally:
-        await monitor_client.aclose()
-    return seen, answer
+    """The names of the commands the request path sent to Redis while `request` ran: not the
+    background's, nor the audit log's batches (tests/integration/test_audit_log.py counts
+    those: one per batch, not per request)."""
+    commands, answer = await redis_commands_during(redis_url, request)
+    return [c[0] for c in commands if c[:2] != ["xadd", AUDIT_STREAM]], answer
 
 
 async def test_a_cached_read_is_one_redis_round_trip(own_gateway: tuple[str, Server]) -> None:
