@@ -1,6 +1,6 @@
 "use strict";
 // Workouts: start a live one with a running timer and end it, log a finished one, and the
-// history, page by page. (Editing, deleting and importing come with their routes.)
+// history, page by page. Imports are imports.js's; editing and deleting come with their routes.
 
 // The contract's workout types (fitmesh.scoring.v1.WorkoutType), the common ones first.
 const WORKOUT_TYPES = [
