@@ -112,7 +112,10 @@ async function signedIn(session) {
   show("sign-out", true);
   if (FAREWELLS[location.hash.slice(2)]) history.replaceState(null, "", "#/dashboard");
   loadName();
-  connect().catch(() => toast("Live updates are unavailable; retrying.", "error"));
+  connect().catch(() => {
+    toast("Live updates are unavailable; retrying.", "error");
+    reconnect(2000);
+  });
   route();
 }
 
@@ -161,19 +164,30 @@ async function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}${api}/ws?ticket=${encodeURIComponent(ticket)}`);
   state.ws = ws;
-  state.wsReady = new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+  let opened = false;
+  state.wsReady = new Promise((resolve, reject) => { ws.onopen = () => { opened = true; resolve(); }; ws.onerror = reject; });
   ws.onmessage = (event) => {
     const frame = JSON.parse(event.data);
     if (frameHandlers[frame.event]) frameHandlers[frame.event](frame);
   };
   ws.onclose = (event) => {
-    if (state.ws !== ws || !state.token) return;
+    // One that never opened is connect()'s failure, retried by its caller.
+    if (state.ws !== ws || !state.token || !opened) return;
     // Closed by the server (its token expired: 4401) or the network: a new socket, and the
     // areas pick up where they were.
     if (frameHandlers.closed) frameHandlers.closed(event);
-    setTimeout(() => connect().then(() => frameHandlers.reconnected && frameHandlers.reconnected()).catch(() => null), 1000);
+    reconnect(1000);
   };
   await state.wsReady;
+}
+
+function reconnect(delay) {
+  setTimeout(() => {
+    if (!state.token) return;
+    connect()
+      .then(() => frameHandlers.reconnected && frameHandlers.reconnected())
+      .catch(() => reconnect(Math.min(delay * 2, 30000)));
+  }, delay);
 }
 
 async function sendFrame(frame) {

@@ -103,6 +103,7 @@ async def test_sign_out_and_delete_the_account(
     await expect(page.locator("#auth")).to_be_visible()
     await expect(page.locator("#auth-error")).to_have_text("You are signed out.")
     await expect(page.locator("#nav")).to_be_hidden()
+    await assert_accessible(page, "log in")
     await page.reload()  # the cookie went with the session
     await expect(page.locator("#auth")).to_be_visible()
     await expect(page.locator("#dashboard")).to_be_hidden()

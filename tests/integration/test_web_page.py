@@ -14,7 +14,7 @@ from playwright.async_api import Browser, expect
 
 from devstack import services
 from tests.helpers import Account, sign_up
-from tests.webpage import browser, log_in, watch
+from tests.webpage import assert_accessible, browser, log_in, watch
 
 __all__ = ["browser"]  # a fixture
 
@@ -182,6 +182,7 @@ async def test_a_new_user_logs_steps_and_a_meal_on_a_phone(
     await page.keyboard.press("Tab")
     await expect(page.locator("#metric-chart-plot")).to_be_focused()
     await page.screenshot(path=str(tmp_path / "health.png"), full_page=True)
+    await assert_accessible(page, "health on a phone")
     watched.assert_stayed_home(gateway.url)
 
 
@@ -258,4 +259,5 @@ async def test_insights_show_the_figures_behind_them(
         "30-day mean 64.5 kg, over 1 sample."
     )
     await page.screenshot(path=str(tmp_path / "insights.png"), full_page=True)
+    await assert_accessible(page, "health with insights")
     watched.assert_stayed_home(gateway.url)
