@@ -12,7 +12,9 @@ const typeName = (kind) => (kind === "hiit" ? "HIIT" : kind.charAt(0).toUpperCas
 
 // A moment as a person reads it, in their own time zone.
 function when(iso) {
-  return new Date(iso).toLocaleString("en", { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  const date = new Date(iso);
+  const year = date.getFullYear() === new Date().getFullYear() ? undefined : "numeric";
+  return date.toLocaleString("en", { weekday: "short", day: "numeric", month: "short", year, hour: "2-digit", minute: "2-digit" });
 }
 
 // Seconds as "1 h 05 min", "25 min" or "40 s".

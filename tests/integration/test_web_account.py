@@ -6,6 +6,7 @@ signing out (a reload stays signed out), and deleting the account after a confir
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 from playwright.async_api import Browser, expect
@@ -19,7 +20,10 @@ NEW_PASSWORD = "a much longer one now"
 
 
 async def test_profile_sessions_password_and_export(
-    browser: Browser, api: httpx.AsyncClient, gateway: services.HttpProcess
+    browser: Browser,
+    api: httpx.AsyncClient,
+    gateway: services.HttpProcess,
+    tmp_path: Path,
 ) -> None:
     me = await sign_up(api)
     phone = await api.post(
@@ -89,6 +93,7 @@ async def test_profile_sessions_password_and_export(
     await expect(page.locator("#export-status")).to_have_text(
         f"Downloaded {download.suggested_filename}: {len(lines) - 2} records."
     )
+    await page.screenshot(path=str(tmp_path / "account.png"), full_page=True)  # to look at
     watched.assert_stayed_home(gateway.url)
 
 

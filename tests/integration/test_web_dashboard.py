@@ -114,6 +114,13 @@ async def test_a_goal_alert_arrives_while_the_dashboard_is_open(
     await page.screenshot(path=str(SCREENSHOTS / "dashboard-phone.png"), full_page=True)
     await page.set_viewport_size({"width": DESKTOP, "height": 900})
 
+    # By keyboard: a link of the menu opens its area, and the focus moves to its heading.
+    await page.focus('#nav a[data-area="workouts"]')
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#workouts")).to_be_visible()
+    await expect(page.locator("#workouts-title")).to_be_focused()
+    await expect(page.locator("#dashboard")).to_be_hidden()
+
     policy = (await page.request.get(gateway.url)).headers["content-security-policy"]
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy

@@ -5,6 +5,8 @@ stays in each one's "your sessions"; to a stranger, the link of the ended sessio
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from playwright.async_api import Browser, Page, expect
 
@@ -28,6 +30,7 @@ async def test_an_invite_link_opens_the_session_and_the_transcript_stays(
     api: httpx.AsyncClient,
     gateway: services.HttpProcess,
     second_gateway: services.HttpProcess,
+    tmp_path: Path,
 ) -> None:
     ada, bob, eve = await sign_up(api), await sign_up(api), await sign_up(api)
     host = await watch(browser)
@@ -75,6 +78,7 @@ async def test_an_invite_link_opens_the_session_and_the_transcript_stays(
     await expect(lines.nth(0)).to_contain_text("ten rounds, go")
     await expect(lines.nth(1)).to_contain_text("(you): on it")
     await assert_accessible(second, "a transcript")
+    await second.screenshot(path=str(tmp_path / "transcript.png"), full_page=True)  # to look at
 
     # Remembered in each browser, as ended; the owner's list opens the transcript too.
     await first.click('#nav a[data-area="groups"]')

@@ -20,7 +20,10 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 async def test_log_start_end_and_import_workouts(
-    browser: Browser, api: httpx.AsyncClient, gateway: services.HttpProcess
+    browser: Browser,
+    api: httpx.AsyncClient,
+    gateway: services.HttpProcess,
+    tmp_path: Path,
 ) -> None:
     me = await sign_up(api)
     watched = await watch(browser, width=PHONE)
@@ -88,4 +91,5 @@ async def test_log_start_end_and_import_workouts(
     assert {w["status"] for w in listed.json()["items"]} == {"completed"}
     await fits(page, PHONE)
     await assert_accessible(page, "workouts")
+    await page.screenshot(path=str(tmp_path / "workouts.png"), full_page=True)  # to look at
     watched.assert_stayed_home(gateway.url)
