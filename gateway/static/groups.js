@@ -116,6 +116,7 @@ onFrame("joined", (frame) => {
   group.members = new Set(frame.members);
   $("messages").replaceChildren();
   frame.recent_messages.forEach((m) => say(`${who(m.user_id)}: ${m.message}`));
+  if (!frame.recent_messages.length) say("No messages yet: say hello.", "update");
   $("room-title").textContent = group.meta && group.meta.session_id === frame.session_id ? group.meta.name : "Session";
   $("session-id").textContent = frame.session_id;
   $("invite-link").value = inviteLink(frame.session_id);

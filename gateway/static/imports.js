@@ -65,6 +65,7 @@ async function importFile(file) {
   const bar = el("progress", { max: file.size || 1, value: 0, "aria-label": `Uploading ${file.name}` });
   const item = el("li", { "data-status": "uploading" }, el("strong", {}, file.name), " ", el("span", { class: "import-state" }, "Uploading…"), bar);
   $("imports").prepend(item);
+  show("imports-empty", false);
   const body = new FormData();
   body.append("file", file);
   if ($("import-type").value) body.append("workout_type", $("import-type").value);

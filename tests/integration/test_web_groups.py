@@ -44,6 +44,7 @@ async def test_an_invite_link_opens_the_session_and_the_transcript_stays(
     await first.click("#create")
     await expect(first.locator("#room")).to_be_visible()
     await expect(first.locator("#room-title")).to_have_text("Lunch intervals")
+    await expect(first.locator("#messages")).to_contain_text("No messages yet: say hello.")
     session_id = await first.locator("#session-id").inner_text()
     link = await first.input_value("#invite-link")
     assert link == f"{gateway.url}/#/group/{session_id}"
