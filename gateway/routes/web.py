@@ -10,7 +10,7 @@ the gateway's own."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Cookie, Depends, Header, Request, Response
@@ -39,26 +39,20 @@ router = APIRouter(prefix="/web", tags=["web page"], dependencies=[AuthRoute, De
 RefreshCookie = Annotated[str | None, Cookie(alias=COOKIE, max_length=128)]
 
 
+def _flags(svc: Svc) -> dict[str, Any]:
+    """Where the cookie goes and who may read it: the same on setting and on clearing."""
+    secure = svc.settings.environment != DEVELOPMENT
+    return {"path": PATH, "secure": secure, "httponly": True, "samesite": "strict"}
+
+
 def _keep(response: Response, svc: Svc, login: responses.LoginResponse) -> None:
     response.set_cookie(
-        COOKIE,
-        login.refresh_token,
-        max_age=login.refresh_expires_in,
-        path=PATH,
-        secure=svc.settings.environment != DEVELOPMENT,
-        httponly=True,
-        samesite="strict",
+        COOKIE, login.refresh_token, max_age=login.refresh_expires_in, **_flags(svc)
     )
 
 
 def _forget(response: Response, svc: Svc) -> None:
-    response.delete_cookie(
-        COOKIE,
-        path=PATH,
-        secure=svc.settings.environment != DEVELOPMENT,
-        httponly=True,
-        samesite="strict",
-    )
+    response.delete_cookie(COOKIE, **_flags(svc))
 
 
 @router.post("/session", response_model=responses.WebSession)
