@@ -70,10 +70,13 @@ async function openSession(email, password) {
   return data;
 }
 
+// A new access token through the cookie: the session ({token, ...}), or {ended} when there
+// is none any more (401), or {} when the gateway could not say (try again later).
 async function refreshSession() {
   const rotate = async () => {
     const response = await fetch(`${api}/web/session/refresh`, { method: "POST", headers: CSRF });
-    return response.ok ? response.json() : null;
+    if (response.ok) return response.json();
+    return { ended: response.status === 401 };
   };
   // Tabs of one browser share the cookie: one refresh at a time, or the second would present
   // a token the first just spent, and a spent token signs the session out.
@@ -82,8 +85,9 @@ async function refreshSession() {
 
 let renewing = null;
 function renew() {
-  renewing = renewing || refreshSession().then((session) => {
-    if (!session) { leave("session-ended"); return false; }
+  renewing = renewing || refreshSession().catch(() => ({})).then((session) => {
+    if (session.ended) leave("session-ended");
+    if (!session.token) return false;
     state.token = session.token;
     return true;
   }).finally(() => { renewing = null; });
@@ -277,8 +281,8 @@ $("sign-out").addEventListener("click", signOut);
 // On load: the cookie (if any) signs back in, so a reload keeps the session without the
 // access token ever being stored.
 document.addEventListener("DOMContentLoaded", async () => {
-  const session = await refreshSession().catch(() => null);
-  if (session) { await signedIn(session); return; }
+  const session = await refreshSession().catch(() => ({}));
+  if (session.token) { await signedIn(session); return; }
   show("auth", true);
   const farewell = FAREWELLS[location.hash.slice(2)];
   if (farewell) setStatus($("auth-error"), farewell, "ok");

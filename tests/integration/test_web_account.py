@@ -1,7 +1,8 @@
 """The web page's Account area in Chromium: the profile (a refused value beside its field,
 then saved, and the header follows), where the account is signed in and signing the other
 devices out, a password change refused and then made, the data export saved from a Blob,
-signing out (a reload stays signed out), and deleting the account after a confirmation."""
+an expired access token renewed through the cookie, a session ended elsewhere, signing out
+(a reload stays signed out), and deleting the account after a confirmation."""
 
 from __future__ import annotations
 
@@ -103,6 +104,29 @@ async def test_sign_out_and_delete_the_account(
     me = await sign_up(api)
     watched = await watch(browser)
     page = watched.page
+    await log_in(page, gateway.url, me.email, "account")
+
+    # An access token refused (as an expired one is) is renewed through the cookie, and the
+    # requests go through.
+    await page.evaluate("state.token = 'no longer good'")
+    await page.click('#nav a[data-area="workouts"]')  # not loaded before
+    await expect(page.locator("#history")).to_have_attribute("data-state", "empty")
+    await expect(page.locator("#history .empty")).to_be_visible()
+    assert await page.evaluate("state.token") != "no longer good"
+
+    # Signed out from elsewhere: the cookie renews nothing, and the page says so.
+    listed = await api.get(f"/users/{me.user_id}/sessions", headers=me.headers)
+    (here,) = [s for s in listed.json()["sessions"] if "Chrome" in s["user_agent"]]
+    revoked = await api.delete(
+        f"/users/{me.user_id}/sessions/{here['session_id']}", headers=me.headers
+    )
+    assert revoked.status_code == 204
+    await page.click('#nav a[data-area="dashboard"]')
+    await expect(page.locator("#auth-error")).to_have_text(
+        "Your session has ended; please log in again."
+    )
+    await expect(page.locator("#nav")).to_be_hidden()
+
     await log_in(page, gateway.url, me.email, "account")
     await page.click("#sign-out")
     await expect(page.locator("#auth")).to_be_visible()

@@ -30,7 +30,8 @@ async def test_log_start_end_and_import_workouts(
     watched = await watch(browser, width=PHONE)
     page = watched.page
     await log_in(page, gateway.url, me.email, "workouts")
-    await expect(page.locator("#history .empty")).to_have_text("No workouts yet.")
+    await expect(page.locator("#history .empty")).to_be_visible()
+    await expect(page.locator("#history .loading")).to_be_hidden()
     await expect(page.locator("#imports-empty")).to_be_visible()
     await assert_accessible(page, "workouts, empty")
 
