@@ -32,6 +32,7 @@ from gateway.routes import (
     sessions,
     system,
     users,
+    web,
     workouts,
     ws,
 )
@@ -152,6 +153,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         workouts.router,
         groups.router,
         audit.router,
+        web.router,
     ):
         app.include_router(
             api, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=MAX_BODY

@@ -323,3 +323,23 @@ class GroupMessage(BaseModel):
 class GroupMessagePage(BaseModel):
     items: list[GroupMessage] = Field(description="Oldest first.")
     next_cursor: str | None
+
+
+class WebSession(BaseModel):
+    """The web page's sign-in: the access token only. Its refresh token is in an httpOnly
+    cookie, out of the page's reach."""
+
+    token: str = Field(description="The access token, for the Authorization header.")
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type, not a secret)
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    user_id: str
+    session_id: str
+
+    @classmethod
+    def of(cls, login: LoginResponse) -> WebSession:
+        return cls(
+            token=login.token,
+            expires_in=login.expires_in,
+            user_id=login.user_id,
+            session_id=login.session_id,
+        )

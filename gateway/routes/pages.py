@@ -1,6 +1,7 @@
-"""The small web page: log in, start or join a group session, chat, see goal alerts, log
-health metrics and meals, see trends and insights. Its scripts, styles and the vendored
-charting library (static/vendor/) are served from here: the page asks no other origin."""
+"""The web page: a dashboard of the week, workouts, health, group sessions and the account
+(README, "The web page"). Its scripts, styles and the vendored charting library
+(static/vendor/) are served from here: the page asks no other origin. It signs in through
+gateway/routes/web.py."""
 
 from __future__ import annotations
 

@@ -57,6 +57,11 @@ async def login(body: bodies.LoginRequest, request: Request, svc: Svc) -> respon
     """Starts a sign-in session: a short-lived access token and a refresh token
     (POST /users/refresh). Failed logins are limited per account and per address (429 with
     Retry-After)."""
+    return await sign_in(body, request, svc)
+
+
+async def sign_in(body: bodies.LoginRequest, request: Request, svc: Svc) -> responses.LoginResponse:
+    """A login behind the failed-login limits; the web page's session signs in through it too."""
     ip = client_ip(request)
     await svc.lockout.check(body.email, ip)
     try:

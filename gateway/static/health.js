@@ -1,7 +1,7 @@
 "use strict";
 // The Health area: log a metric or a meal, trends drawn with uPlot (vendor/uplot) from the
-// series routes, and the top insights. Uses app.js's call(), $ and state; every request
-// goes to this page's own origin.
+// series routes, and the top insights. Uses app.js's call(), $ and state, forms.js and
+// charts.js; every request goes to this page's own origin.
 
 const METRICS = {
   steps: { name: "steps", value: "Steps", unit: "steps", plot: "sum", total: "steps" },
@@ -19,94 +19,6 @@ const ACTIVITY = {
   distance_m: { label: "Distance", unit: "km", scale: 1 / 1000, total: "km" },
   calories_burned: { label: "Calories burned", unit: "kcal", total: "kcal burned" },
 };
-const DAY_MS = 86400000;
-const number = new Intl.NumberFormat("en", { maximumFractionDigits: 1 });
-const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
-const fmt = (v) => number.format(v);
-const plural = (n, word) => `${fmt(n)} ${word}${n === 1 ? "" : "s"}`;
-
-// --- Times: the forms take local times; the API takes and gives UTC instants. ----------
-
-function localInput(date) {
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
-}
-
-function instant(input) {
-  if (!input.value) return null;
-  const date = new Date(input.value);  // a datetime-local value is read as local time
-  return Number.isNaN(date.getTime()) ? input.value : date.toISOString();
-}
-
-// A time input holds "now" until someone edits it; then it holds what they chose.
-function setNow(input, date = new Date()) {
-  input.value = localInput(date);
-  delete input.dataset.edited;
-}
-
-function chosenOrNow(input) { return input.dataset.edited ? instant(input) : new Date().toISOString(); }
-
-function newClientId() {
-  // Sent with a record so that a retried submit stores it once.
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-// --- Forms: problem+json errors go next to the field they name. -----------------------
-
-function fieldOf(form, name) {
-  const candidates = [name, String(name).split(/[.[\]]/).filter(Boolean).pop()];
-  for (const candidate of candidates) {
-    const input = form.querySelector(`[data-field="${CSS.escape(candidate || "")}"]`);
-    if (input && !input.closest(".hidden")) return input;
-  }
-  return null;
-}
-
-function clearErrors(form) {
-  form.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
-  form.querySelectorAll(".field-error").forEach((slot) => { slot.textContent = ""; });
-}
-
-function setStatus(el, text, kind) {
-  el.textContent = text;
-  el.className = `form-status ${kind || ""}`;
-}
-
-function showErrors(form, status, error) {
-  clearErrors(form);
-  const errors = (error.problem && error.problem.errors) || [];
-  const elsewhere = [];
-  let first = null;
-  for (const { field, message } of errors) {
-    const input = fieldOf(form, field);
-    if (!input) { elsewhere.push(`${field}: ${message}`); continue; }
-    input.setAttribute("aria-invalid", "true");
-    const slot = $(input.getAttribute("aria-describedby"));
-    slot.textContent = slot.textContent ? `${slot.textContent}; ${message}` : message;
-    first = first || input;
-  }
-  if (!errors.length) setStatus(status, error.message, "error");
-  else setStatus(status, elsewhere.length ? elsewhere.join("; ") : "Please correct the marked fields.", "error");
-  if (first) first.focus();
-}
-
-async function submit(form, button, status, send) {
-  button.disabled = true;
-  setStatus(status, "Saving…");
-  try {
-    const text = await send();
-    clearErrors(form);
-    delete form.dataset.clientId;
-    setStatus(status, text, "ok");
-    refreshHealth();
-  } catch (error) {
-    showErrors(form, status, error);
-  } finally {
-    button.disabled = false;
-  }
-}
-
-const numberOrNull = (input) => (input.value === "" ? null : Number(input.value));
 
 function metricTypeChanged() {
   const kind = $("metric-type").value, sleep = kind === "sleep_minutes";
@@ -162,7 +74,7 @@ $("metric-form").addEventListener("submit", (event) => {
     $("trend-metric").value = kind;  // show what was just logged
     const what = meta.unit === "steps" ? `${fmt(stored.value)} steps` : `${meta.name}: ${fmt(stored.value)} ${stored.unit}`;
     return stored.duplicate ? `Already logged: ${what}.` : `Logged ${what}.`;
-  });
+  }, refreshHealth);
 });
 
 $("meal-form").addEventListener("submit", (event) => {
@@ -179,109 +91,8 @@ $("meal-form").addEventListener("submit", (event) => {
     setNow($("meal-at"));
     const what = `${meal.name || "meal"}, ${fmt(meal.calories)} kcal`;
     return meal.duplicate ? `Already logged: ${what}.` : `Logged ${what}.`;
-  });
+  }, refreshHealth);
 });
-
-// --- Charts: one uPlot per figure, redrawn from each answer; a text summary beside it. --
-
-class Chart {
-  constructor(id) {
-    this.id = id;
-    this.figure = $(id);
-    this.box = $(`${id}-plot`);
-    this.plot = null;
-    this.asked = 0;  // answers to older questions are dropped
-    new ResizeObserver(() => {
-      const width = this.box.clientWidth;
-      if (this.plot && width && width !== this.plot.width) this.plot.setSize({ width, height: this.plot.height });
-    }).observe(this.box);
-  }
-
-  ask() {
-    this.figure.dataset.state = "loading";
-    this.figure.setAttribute("aria-busy", "true");
-    return ++this.asked;
-  }
-
-  current(ticket) { return ticket === this.asked; }
-
-  settle(state) {
-    this.figure.dataset.state = state;
-    this.figure.removeAttribute("aria-busy");
-    if (state !== "ready" && this.plot) { this.plot.destroy(); this.plot = null; }
-  }
-
-  empty(title, text) {
-    $(`${this.id}-title`).textContent = title;
-    $(`${this.id}-empty`).textContent = text;
-    $(`${this.id}-summary`).textContent = "";
-    this.settle("empty");
-  }
-
-  failed(text) {
-    $(`${this.id}-error`).textContent = `Could not load this chart: ${text}`;
-    this.settle("error");
-  }
-
-  draw({ title, label, unit, period, xs, ys, bars, summary }) {
-    $(`${this.id}-title`).textContent = title;
-    $(`${this.id}-summary`).textContent = summary;
-    $(`${this.id}-unit`).textContent = `${label} (${unit})`;
-    this.box.setAttribute("aria-label", `Chart: ${title}`);
-    $(`${this.id}-rows`).replaceChildren(...xs.map((x, i) => {
-      const row = document.createElement("tr");
-      const when = document.createElement("th"), value = document.createElement("td");
-      when.scope = "row";
-      when.textContent = periodLabel(x, period);
-      value.textContent = ys[i] == null ? "–" : fmt(ys[i]);
-      row.append(when, value);
-      return row;
-    }));
-    if (this.plot) this.plot.destroy();
-    // The figure shows again before measuring: an empty one had the plot hidden.
-    this.settle("ready");
-    const half = (period === "week" ? 7 : 1) * 43200;  // room for the first and last bar
-    const colour = bars ? "#2b7a4b" : "#1f6feb";
-    this.plot = new uPlot({
-      width: this.box.clientWidth || 300,
-      height: 200,
-      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),  // the API's days are UTC days
-      cursor: { drag: { x: false, y: false } },
-      scales: {
-        x: { time: true, range: (u, min, max) => [min - half, max + half] },
-        // Bars stand on zero; a mean's line gets room around its values (one sample too).
-        y: { range: (u, min, max) => (bars ? [0, max > 0 ? max * 1.1 : 1] : around(min, max)) },
-      },
-      axes: [
-        { stroke: "#1d2530", grid: { stroke: "#eef" } },
-        { stroke: "#1d2530", grid: { stroke: "#eef" }, size: 48, values: (u, splits) => splits.map((v) => compact.format(v)) },
-      ],
-      series: [
-        { label: period === "week" ? "Week" : "Day", value: (u, ts) => (ts == null ? "–" : periodLabel(ts, period)) },
-        {
-          label,
-          stroke: colour,
-          width: 2,
-          fill: bars ? "#2b7a4b99" : undefined,
-          paths: bars ? uPlot.paths.bars({ size: [0.7, 48] }) : undefined,
-          points: { show: !bars, size: 6, fill: colour },
-          spanGaps: true,
-          value: (u, v) => (v == null ? "–" : `${fmt(v)} ${unit}`),
-        },
-      ],
-    }, [xs, ys], this.box);
-  }
-}
-
-function around(min, max) {
-  const pad = Math.max((max - min) * 0.15, Math.abs(max) * 0.05, 1);
-  return [Math.max(0, Math.floor(min - pad)), Math.ceil(max + pad)];
-}
-
-function periodLabel(seconds, period) {
-  const day = new Date(seconds * 1000).toLocaleDateString("en", { timeZone: "UTC", month: "short", day: "numeric" });
-  return period === "week" ? `week of ${day}` : day;
-}
 
 function trendRange() {
   // Whole UTC days: today and the days before it.
@@ -434,11 +245,9 @@ $("trend-activity").addEventListener("change", drawActivity);
 $("trend-range").addEventListener("change", refreshTrends);
 $("trend-period").addEventListener("change", refreshTrends);
 
-// Called by app.js once logged in.
-function showHealth() {
-  show("health", true);
+area("health", () => {
   setNow($("metric-at"));
   setNow($("meal-at"));
   metricTypeChanged();
   refreshHealth();
-}
+});

@@ -7,49 +7,16 @@ breaks no rule of its Content-Security-Policy."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
-import pytest_asyncio
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from devstack import services
-from devstack.servers import find_binary
-from tests.helpers import PASSWORD, Account, sign_up
+from tests.helpers import Account, sign_up
+from tests.webpage import assert_accessible, browser, log_in, watch
 
-# Chromium's own background traffic has nowhere to go on a closed network.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=find_binary("chromium", "/usr/bin/chromium"),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-        )
-        yield chromium
-        await chromium.close()
-
-
-async def log_in(page: Page, url: str, email: str) -> None:
-    await page.goto(url)
-    await page.fill("#email", email)
-    await page.fill("#password", PASSWORD)
-    await page.click("#login")
-    await expect(page.locator("#lobby")).to_be_visible()
+__all__ = ["browser"]  # a fixture
 
 
 async def test_two_browsers_chat_in_one_session(
@@ -62,8 +29,8 @@ async def test_two_browsers_chat_in_one_session(
     ada, bob = await sign_up(api), await sign_up(api)
     first = await (await browser.new_context()).new_page()
     second = await (await browser.new_context()).new_page()
-    await log_in(first, gateway.url, ada.email)
-    await log_in(second, second_gateway.url, bob.email)  # the other replica
+    await log_in(first, gateway.url, ada.email, "groups")
+    await log_in(second, second_gateway.url, bob.email, "groups")  # the other replica
 
     await first.fill("#session-name", "Browser run")
     await first.click("#create")
@@ -91,37 +58,6 @@ async def test_two_browsers_chat_in_one_session(
     await first.screenshot(path=str(tmp_path / "chat.png"))  # kept for a person to look at
 
 
-@dataclass
-class Watched:
-    """A page with every request, WebSocket and CSP complaint it made written down."""
-
-    page: Page
-    urls: list[str] = field(default_factory=list)
-    csp_violations: list[str] = field(default_factory=list)
-
-    def on_console(self, message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            self.csp_violations.append(message.text)
-
-    def assert_stayed_home(self, url: str) -> None:
-        """Every request went to the gateway that served the page, and none was refused."""
-        home = urlsplit(url).netloc
-        assert self.urls, "no request was recorded"
-        strays = [u for u in self.urls if urlsplit(u).netloc != home]
-        assert not strays, f"requests to another origin: {strays}"
-        assert {urlsplit(u).scheme for u in self.urls} <= {"http", "ws"}
-        assert not self.csp_violations, self.csp_violations
-
-
-async def watch(browser: Browser, width: int = 1280) -> Watched:
-    context = await browser.new_context(viewport={"width": width, "height": 900})
-    watched = Watched(await context.new_page())
-    watched.page.on("request", lambda request: watched.urls.append(request.url))
-    watched.page.on("websocket", lambda socket: watched.urls.append(socket.url))
-    watched.page.on("console", watched.on_console)
-    return watched
-
-
 def days_ago(days: int) -> str:
     """Noon UTC that many days ago: inside every range the page asks for."""
     noon = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -139,6 +75,8 @@ async def test_the_page_is_served_with_a_strict_policy(gateway: services.HttpPro
                 "/static/app.css",
                 "/static/vendor/uplot/uPlot.iife.min.js",
                 "/static/vendor/uplot/uPlot.min.css",
+                *(f"/static/{name}.js" for name in ("forms", "charts", "dashboard")),
+                *(f"/static/{name}.js" for name in ("workouts", "groups", "account")),
             )
         ]
         missing = await client.get("/static/nothing.js")
@@ -169,8 +107,7 @@ async def test_a_new_user_logs_steps_and_a_meal_on_a_phone(
     me = await sign_up(api)
     watched = await watch(browser, width=375)
     page = watched.page
-    await log_in(page, gateway.url, me.email)
-    await expect(page.locator("#health")).to_be_visible()
+    await log_in(page, gateway.url, me.email, "health")
 
     # Empty states: nothing logged, nothing to draw. (The insights already speak: this
     # week's intensity minutes are behind.)
@@ -245,6 +182,7 @@ async def test_a_new_user_logs_steps_and_a_meal_on_a_phone(
     await page.keyboard.press("Tab")
     await expect(page.locator("#metric-chart-plot")).to_be_focused()
     await page.screenshot(path=str(tmp_path / "health.png"), full_page=True)
+    await assert_accessible(page, "health on a phone")
     watched.assert_stayed_home(gateway.url)
 
 
@@ -267,7 +205,7 @@ async def test_nothing_to_suggest_is_said(
     logged = await api.post("/workouts", headers=me.headers, json=run)
     assert logged.status_code == 201, logged.text
     watched = await watch(browser)
-    await log_in(watched.page, gateway.url, me.email)
+    await log_in(watched.page, gateway.url, me.email, "health")
     await expect(watched.page.locator("#insights-empty")).to_be_visible()
     await expect(watched.page.locator("#insights-list li")).to_have_count(0)
     watched.assert_stayed_home(gateway.url)
@@ -293,7 +231,7 @@ async def test_insights_show_the_figures_behind_them(
 
     watched = await watch(browser)
     page = watched.page
-    await log_in(page, gateway.url, me.email)
+    await log_in(page, gateway.url, me.email, "health")
     low_steps = page.locator('#insights-list li[data-kind="low_steps"]')
     await expect(low_steps).to_be_visible()
     await expect(low_steps.locator(".severity")).to_have_text("alert")
@@ -321,4 +259,5 @@ async def test_insights_show_the_figures_behind_them(
         "30-day mean 64.5 kg, over 1 sample."
     )
     await page.screenshot(path=str(tmp_path / "insights.png"), full_page=True)
+    await assert_accessible(page, "health with insights")
     watched.assert_stayed_home(gateway.url)
