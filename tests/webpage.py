@@ -27,7 +27,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 PHONE, DESKTOP = 375, 1280
 
 
@@ -105,3 +105,14 @@ async def assert_accessible(page: Page, screen: str) -> None:
 async def fits(page: Page, width: int) -> None:
     """Nothing wider than the screen: no sideways scrolling."""
     assert await page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def screenshots(own: Path) -> Path:
+    """Where a test's screenshots go: the README's (docs/screenshots) when
+    FITMESH_SCREENSHOTS=1, to refresh them; else the test's own directory, so a test run
+    leaves the checkout as it was."""
+    import os
+
+    where = DOCS_SCREENSHOTS if os.environ.get("FITMESH_SCREENSHOTS") == "1" else own
+    where.mkdir(parents=True, exist_ok=True)
+    return where

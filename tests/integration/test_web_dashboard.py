@@ -7,6 +7,7 @@ phone width for the README. Each screen passes axe-core; nothing leaves the gate
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,11 +18,11 @@ from tests.helpers import Account, sign_up
 from tests.webpage import (
     DESKTOP,
     PHONE,
-    SCREENSHOTS,
     assert_accessible,
     browser,
     fits,
     log_in,
+    screenshots,
     watch,
 )
 
@@ -44,7 +45,7 @@ async def log_run(api: httpx.AsyncClient, me: Account) -> dict[str, Any]:
 
 
 async def test_a_goal_alert_arrives_while_the_dashboard_is_open(
-    browser: Browser, api: httpx.AsyncClient, gateway: services.HttpProcess
+    browser: Browser, api: httpx.AsyncClient, gateway: services.HttpProcess, tmp_path: Path
 ) -> None:
     me = await sign_up(api, display_name="Ada Lovelace")
     watched = await watch(browser)
@@ -105,13 +106,13 @@ async def test_a_goal_alert_arrives_while_the_dashboard_is_open(
     await expect(page.locator("#alerts li")).to_have_count(1)
     await assert_accessible(page, "dashboard")
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / "dashboard-desktop.png"), full_page=True)
+    shots = screenshots(tmp_path)
+    await page.screenshot(path=str(shots / "dashboard-desktop.png"), full_page=True)
     await page.set_viewport_size({"width": PHONE, "height": 800})
     await expect(page.locator("#week-chart canvas").first).to_be_visible()
     await fits(page, PHONE)
     await assert_accessible(page, "dashboard on a phone")
-    await page.screenshot(path=str(SCREENSHOTS / "dashboard-phone.png"), full_page=True)
+    await page.screenshot(path=str(shots / "dashboard-phone.png"), full_page=True)
     await page.set_viewport_size({"width": DESKTOP, "height": 900})
 
     # By keyboard: a link of the menu opens its area, and the focus moves to its heading.
