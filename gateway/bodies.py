@@ -184,6 +184,28 @@ class WorkoutLog(Body):
     distance_m: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
 
 
+class WorkoutEdit(Body):
+    """The fields to change of a completed workout; those left out stay as they are, and
+    `avg_heart_rate` or `distance_m` given as null are cleared."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"distance_m": 5200}]}
+    )
+    workout_type: WorkoutType | None = None
+    start_time: Instant | None = None
+    end_time: Instant | None = None
+    avg_heart_rate: Annotated[int, Field(ge=30, le=250)] | None = None
+    distance_m: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+
+    @field_validator("workout_type", "start_time", "end_time", mode="after")
+    @classmethod
+    def not_null(cls, value: Any) -> Any:
+        """Given as null (left out, they stay): a workout always has a type and times."""
+        if value is None:
+            raise ValueError("may be left out, not null")
+        return value
+
+
 class ClientLog(Body):
     level: Literal["debug", "info", "warning", "error"] = "error"
     message: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
