@@ -64,6 +64,26 @@ def trace(workout_id: str, version: int) -> str:
     return f"revising.{revision_event_id(workout_id, version)}"
 
 
+def new_marker(before: Doc, after: Doc | None, ready_at: dt.datetime) -> Doc:
+    """The claim of a change of `before` into `after` (None: its deletion), unconfirmed."""
+    version = rules.version_of(before) + 1
+    return {
+        "_id": marker_id(before["_id"], version, 0),
+        "workout_id": before["_id"],
+        "user_id": before["user_id"],
+        "attempt": 0,
+        "ready_at": ready_at,
+        "applied": None,
+        "revision": {
+            "version": version,
+            "before": before,
+            "after": after,
+            "at": now(),
+            "confirmed": False,
+        },
+    }
+
+
 def tombstone(before: Mapping[str, Any], version: int, at: dt.datetime) -> Doc:
     """What a deletion leaves of a workout: all of it, marked deleted at its new version."""
     return {**before, "status": "deleted", "version": version, "deleted_at": at}
@@ -142,22 +162,7 @@ class Revisions:
 
     async def _commit(self, before: Doc, after: Doc | None) -> None:
         """Claim the change, check nothing else is under way, and make it."""
-        version = rules.version_of(before) + 1
-        marker: Doc = {
-            "_id": marker_id(before["_id"], version, 0),
-            "workout_id": before["_id"],
-            "user_id": before["user_id"],
-            "attempt": 0,
-            "ready_at": now() + self.grace,
-            "applied": None,
-            "revision": {
-                "version": version,
-                "before": before,
-                "after": after,
-                "at": now(),
-                "confirmed": False,
-            },
-        }
+        marker = new_marker(before, after, now() + self.grace)
         if not await self.store.add_marker(marker):
             raise StaleVersion("a concurrent change of this version came first; read it again")
         try:
