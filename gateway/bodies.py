@@ -13,6 +13,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from servicekit.protoenum import enum_names
@@ -191,9 +192,10 @@ class WorkoutEdit(Body):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"distance_m": 5200}]}
     )
-    workout_type: WorkoutType | None = None
-    start_time: Instant | None = None
-    end_time: Instant | None = None
+    # Optional, not nullable: null is refused below, and the schema says so.
+    workout_type: WorkoutType | SkipJsonSchema[None] = None
+    start_time: Instant | SkipJsonSchema[None] = None
+    end_time: Instant | SkipJsonSchema[None] = None
     avg_heart_rate: Annotated[int, Field(ge=30, le=250)] | None = None
     distance_m: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
 
