@@ -7,7 +7,8 @@ the totals and its week (history.py), publishes `workout.completed` (event id = 
 id) and frees the slot: one read and four writes. Work that cannot be done now (scoring
 or Redis down) is handed to recovery with a marker before the slot is freed; a crash in
 between leaves the slot pointing at a stored workout, which recovery or the user's next
-start hands over the same way (recovery.py)."""
+start hands over the same way (recovery.py). Its owner's edits and deletions of a
+stored workout are each a new version of it (revisions.py)."""
 
 from __future__ import annotations
 
