@@ -14,8 +14,8 @@ and after, so whoever finishes the change — the request, or recovery after a c
    `revising.<workout>@<n+1>` in the same update: until step 3 the trace, and from then on
    the stored version, prove the difference is in, so it goes in once;
 2. the week buckets: the new version joins its week, and leaves the old one (idempotent);
-3. the workout is replaced by version n+1, or by a tombstone (a repeat of the request
-   that made it must not make it again);
+3. the workout is replaced by version n+1, or by a tombstone that keeps none of its figures
+   (a repeat of the request that made it must not make it again);
 4. `workout.updated` or `workout.deleted` goes out, event id `<workout>@<n+1>`; while
    Redis cannot take it the marker waits for recovery, and the workout takes no other
    change until it has gone out;
@@ -84,9 +84,15 @@ def new_marker(before: Doc, after: Doc | None, ready_at: dt.datetime) -> Doc:
     }
 
 
+# What a deletion keeps of a workout: whose it was, and what refuses a repeat of the request
+# that made it (older databases keep a unique index on `active_key`); none of its figures.
+TOMBSTONE_KEEPS = ("_id", "user_id", "active_key", "request_fingerprint")
+
+
 def tombstone(before: Mapping[str, Any], version: int, at: dt.datetime) -> Doc:
-    """What a deletion leaves of a workout: all of it, marked deleted at its new version."""
-    return {**before, "status": "deleted", "version": version, "deleted_at": at}
+    """What a deletion leaves of a workout, at its new version."""
+    kept = {name: before[name] for name in TOMBSTONE_KEEPS if name in before}
+    return {**kept, "status": "deleted", "version": version, "deleted_at": at}
 
 
 class Revisions:

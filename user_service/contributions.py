@@ -15,6 +15,13 @@ WORKOUT_GOAL_COLUMNS = f"{GOAL_COLUMNS}, untracked_progress, round"
 _JOINED_GOAL_COLUMNS = ", ".join(f"g.{c.strip()}" for c in WORKOUT_GOAL_COLUMNS.split(","))
 
 
+async def hold_user(conn: Conn, user_id: uuid.UUID) -> bool:
+    """Whether the user has an account here, kept (KEY SHARE) until the transaction ends, so
+    an erasure waits for it and then deletes what it wrote."""
+    cur = await conn.execute("SELECT 1 FROM users WHERE user_id = %s FOR KEY SHARE", (user_id,))
+    return await cur.fetchone() is not None
+
+
 async def claim_workout_version(
     conn: Conn, workout_id: str, user_id: uuid.UUID, version: int, deleted: bool
 ) -> int | None:

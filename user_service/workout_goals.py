@@ -2,8 +2,9 @@
 `workout.deleted`, each a version of one workout, applied with exactly-once effect whatever
 order they arrive in.
 
-Each event is applied in one transaction that first records its version as the workout's
-newest (contributions.claim_workout_version): an older or repeated one changes nothing. The
+Each event is applied in one transaction that holds the user's account (events of users
+with no account here change nothing) and records the version as the workout's newest
+(contributions.claim_workout_version): an older or repeated one changes nothing. The
 first version seen of a workout counts toward the user's workout goals that take new
 workouts, active or achieved (an achieved goal keeps what it adds, in case a change takes
 the goal below its target again); a later version changes what it added to the goals it
@@ -44,6 +45,8 @@ class WorkoutGoals:
         older version of its workout was)."""
         deleted = isinstance(event, WorkoutDeleted)
         async with self.store.transaction() as conn:
+            if not await contributions.hold_user(conn, user_id):
+                return True  # no account here (another database's, or erased): no goals
             completed = event.TYPE == WORKOUT_COMPLETED
             if completed and not await db.record_event(conn, event.event_id):
                 return False  # a repeat, or counted before contributions were kept

@@ -15,13 +15,15 @@ CREATE TABLE goal_contributions (
 );
 CREATE INDEX goal_contributions_workout ON goal_contributions (workout_id);
 
--- No reference to users: events name users of any database sharing the stream.
+-- No reference to users: events name users of any database sharing the stream (erasure
+-- deletes a user's rows itself).
 CREATE TABLE workout_versions (
     workout_id text PRIMARY KEY,
     user_id    uuid NOT NULL,
     version    bigint NOT NULL,
     deleted    boolean NOT NULL DEFAULT false
 );
+CREATE INDEX workout_versions_user ON workout_versions (user_id);
 
 -- Progress from workouts counted before contributions were kept: no change can take it
 -- back, as nobody knows which workouts it came from.
