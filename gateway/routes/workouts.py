@@ -92,6 +92,7 @@ async def get_workout(
 @router.patch(
     "/workouts/{session_id}", response_model=responses.WorkoutResponse, responses=PRECONDITIONS
 )
+@audited("update", "workout:{session_id}")
 async def edit_workout(
     session_id: str,
     body: bodies.WorkoutEdit,
@@ -117,6 +118,7 @@ async def edit_workout(
 
 
 @router.delete("/workouts/{session_id}", status_code=204, responses=PRECONDITIONS)
+@audited("delete", "workout:{session_id}")
 async def delete_workout(
     session_id: str, caller: Authenticated, svc: Svc, if_match: IfMatch = None
 ) -> Response:

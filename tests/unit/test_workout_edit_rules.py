@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from activity_service import history, rules, weeks
+from gateway.audit import MARK, Audited
 from gateway.errors import ApiError
 from gateway.etags import etag, expected_versions
+from gateway.routes.workouts import delete_workout, edit_workout
 from servicekit.errors import Violations
 from servicekit.events import (
     MalformedEvent,
@@ -133,3 +135,8 @@ def test_a_goal_stops_being_achieved_when_its_workouts_fall_short() -> None:
     assert workout_goal_status("active", reached=True, after_target_date=False) == "achieved"
     assert workout_goal_status("active", reached=False, after_target_date=True) == "expired"
     assert workout_goal_status("expired", reached=False, after_target_date=False) == "expired"
+
+
+def test_changes_of_a_workout_are_audited() -> None:
+    assert getattr(edit_workout, MARK) == Audited("update", "workout:{session_id}")
+    assert getattr(delete_workout, MARK) == Audited("delete", "workout:{session_id}")
