@@ -1,16 +1,21 @@
 """Checks of the fields every activity request shares: ids, idempotency tokens, workout
-types and the athlete."""
+types and the athlete; and of what a change of a workout names."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from activity_service import rules
+from fitmesh.activity.v1 import activity_pb2 as pb
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from servicekit.errors import Violations
 from servicekit.protoenum import enum_name
-from servicekit.protofields import optional
+from servicekit.protofields import optional, to_datetime
 
 MAX_ID = 64
 MAX_TOKEN = 128
+MAX_EXPECTED = 16
 
 
 def check_id(v: Violations, field: str, value: str) -> None:
@@ -41,3 +46,27 @@ def athlete_from(v: Violations, message: spb.Athlete) -> rules.Athlete:
     )
     rules.check_athlete(v, athlete)
     return athlete
+
+
+def check_versions(v: Violations, versions: Sequence[int]) -> None:
+    if len(versions) > MAX_EXPECTED or any(n < 1 for n in versions):
+        v.add("expected_versions", f"at most {MAX_EXPECTED} versions, each at least 1")
+
+
+def edit_changes(v: Violations, request: pb.UpdateWorkoutRequest) -> dict[str, Any]:
+    """The fields an update names, with their values (None clears a measurement)."""
+    paths = set(request.update_mask.paths)
+    if not paths or not paths <= set(rules.EDITABLE):
+        v.add("update_mask", f"name one or more of {', '.join(rules.EDITABLE)}")
+    changes: dict[str, Any] = {}
+    if "workout_type" in paths:
+        changes["workout_type"] = workout_type(v, request.workout_type)
+    for name in ("start_time", "end_time"):
+        if name in paths and not request.HasField(name):
+            v.add(name, "is required when update_mask names it")
+        elif name in paths:
+            changes[name] = to_datetime(getattr(request, name))
+    for name in ("avg_heart_rate", "distance_m"):
+        if name in paths:
+            changes[name] = optional(request, name)
+    return changes

@@ -119,7 +119,8 @@ class Contribution:
 
     def increment(self, trace: Mapping[str, Any] | None = None) -> Doc:
         """The update adding this to running totals; `trace` goes with the sums."""
-        update: Doc = {"$bit": self._bits()}
+        bits = self._bits()
+        update: Doc = {"$bit": bits} if bits else {}  # a deletion adds no week
         if self.sums:
             update["$inc"] = dict(self.sums)
             stale = (weeks.shift(self.today, -n) for n in range(2, FORGET))
@@ -148,10 +149,38 @@ class Contribution:
                 **{group: dict(values) for group, values in nested.items()},
                 "week_bits": {y: Int64(m) for y, m in weeks.masks(self.weeks).items()},
                 "type_week_bits": bits,
+                # Traces of work these sums now hold, or not: recovery adds what is left.
                 "applying": {},
+                "revising": {},
             },
             "$unset": {"recent": "", "weeks": ""},
         }
+
+
+def difference(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> Contribution:
+    """What replacing `before` with `after` (None: no workout) changes in its user's totals:
+    the sums of `after` less those of `before`, and the weeks of `after`. A week `before`
+    leaves empty keeps its bit: a page reads its bucket, finds nothing and goes on."""
+    taken, added = Contribution(), Contribution()
+    added.today = taken.today  # both sides' recent weeks from one clock reading
+    if before is not None:
+        taken.add(before)
+    if after is not None:
+        added.add(after)
+    names = set(taken.sums) | set(added.sums)
+    changes = {name: added.sums[name] - taken.sums[name] for name in names}
+    added.sums = Counter({name: change for name, change in changes.items() if change})
+    return added
+
+
+async def move(store: Store, before: Doc, after: Doc | None) -> None:
+    """Put the new version of a workout in its week and take the old one out of a week it
+    left (or of its week, when it is deleted). Idempotent."""
+    if after is not None:
+        await put(store, [after])
+    if after is None or week_of(after) != week_of(before):
+        unset = {"$unset": {f"w.{before['_id']}": ""}}
+        await store.update_bucket(before["user_id"], week_of(before), unset)
 
 
 async def put(store: Store, docs: Iterable[Mapping[str, Any]]) -> None:

@@ -39,6 +39,8 @@ async def rebuild(store: Store, batch: int = BATCH) -> Rebuilt:
     unsettled: list[Doc] = []
     pending: list[Doc] = []
     async for doc in store.scan_workouts(batch):
+        if doc["status"] == "deleted":
+            continue  # a tombstone (revisions.py)
         if doc["status"] != "completed":
             running.append(doc)
             continue

@@ -10,7 +10,8 @@ Work left is found in two small collections, never by scanning workouts:
   freeing it. It is handed over as a marker once its end is older than the grace.
 
 A marker's `applied` is True when the workout is known to be in the running sums; else
-the trace in the totals or the scored entry in its week decides (history.py)."""
+the trace in the totals or the scored entry in its week decides (history.py). A marker of a
+change of a stored workout (`revision`) is finished by revisions.py."""
 
 from __future__ import annotations
 
@@ -105,6 +106,8 @@ class Recovery:
             await asyncio.sleep(interval)
 
     async def _attempt(self, marker: Doc) -> bool:
+        if "revision" in marker:
+            return await self.workouts.revisions.recover(marker)
         attempt = marker["attempt"] + 1
         workout_id = marker["workout_id"]
         stored = await self.store.workout(workout_id)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from servicekit.errors import Violations
 
@@ -15,6 +17,9 @@ MAX_MESSAGE = 2000
 MAX_UPDATE_BYTES = 4096
 MAX_MEMBERS = 1000
 MAX_ARCHIVED_ITEMS = 20_000
+# What an owner may change of a completed workout; the rest is derived (duration, score)
+# or history (the athlete it was scored with).
+EDITABLE = ("workout_type", "start_time", "end_time", "avg_heart_rate", "distance_m")
 
 
 @dataclass(frozen=True)
@@ -60,3 +65,27 @@ def check_exercise_update(v: Violations, field: str, data_json: str) -> None:
         json.loads(data_json)
     except ValueError:
         v.add(field, "must be JSON")
+
+
+def version_of(doc: Mapping[str, Any]) -> int:
+    """A stored workout's version: 1 as stored (or stored before versions), +1 a change."""
+    return int(doc.get("version") or 1)
+
+
+def edited(
+    v: Violations, before: Mapping[str, Any], changes: Mapping[str, Any], now: dt.datetime
+) -> dict[str, Any]:
+    """The workout with `changes` (an EDITABLE field each; None clears a measurement),
+    checked as a log is: what the new times make must be a workout a log would take."""
+    after = {**before, **changes}
+    after["start_time"] = to_millis(after["start_time"])
+    after["end_time"] = to_millis(after["end_time"])
+    if "start_time" in changes or "end_time" in changes:
+        check_period(v, after["start_time"], after["end_time"], now)
+    check_measurements(v, changes.get("avg_heart_rate"), changes.get("distance_m"))
+    after["duration_seconds"] = (after["end_time"] - after["start_time"]).total_seconds()
+    return after
+
+
+def unchanged(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    return all(before.get(name) == after.get(name) for name in EDITABLE)

@@ -9,7 +9,15 @@ import grpc
 import redis.asyncio as aioredis
 
 from activity_service import history, rules, series, transcripts, weeks
-from activity_service.checks import MAX_ID, athlete_from, check_id, check_token, workout_type
+from activity_service.checks import (
+    MAX_ID,
+    athlete_from,
+    check_id,
+    check_token,
+    check_versions,
+    edit_changes,
+    workout_type,
+)
 from activity_service.events import EventPublisher
 from activity_service.health_server import HealthServicer
 from activity_service.import_server import ImportServicer
@@ -116,6 +124,33 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
     ) -> pb.GetWorkoutResponse:
         doc = await self.workouts.owned(request.user_id, request.workout_id)
         return pb.GetWorkoutResponse(workout=workout_proto(doc))
+
+    async def UpdateWorkout(
+        self, request: pb.UpdateWorkoutRequest, context: Context
+    ) -> pb.UpdateWorkoutResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        check_id(v, "workout_id", request.workout_id)
+        check_versions(v, request.expected_versions)
+        changes = edit_changes(v, request)
+        v.raise_if_any()
+        doc = await self.workouts.revisions.edit(
+            request.user_id, request.workout_id, changes, request.expected_versions
+        )
+        return pb.UpdateWorkoutResponse(workout=workout_proto(doc))
+
+    async def DeleteWorkout(
+        self, request: pb.DeleteWorkoutRequest, context: Context
+    ) -> pb.DeleteWorkoutResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        check_id(v, "workout_id", request.workout_id)
+        check_versions(v, request.expected_versions)
+        v.raise_if_any()
+        await self.workouts.revisions.delete(
+            request.user_id, request.workout_id, request.expected_versions
+        )
+        return pb.DeleteWorkoutResponse()
 
     async def ListWorkouts(
         self, request: pb.ListWorkoutsRequest, context: Context

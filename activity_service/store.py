@@ -11,11 +11,14 @@ one collection per ISO year), and whatever must happen once is decided by an ins
 unique `_id` is atomic on both servers, and an insert checks it with the index):
 
 - `workouts`: completed workouts, `_id` = workout id. Inserting one is what ends a
-  workout, so of concurrent ends exactly one wins.
+  workout, so of concurrent ends exactly one wins. A deleted one stays as a tombstone
+  (`status: deleted`), so a repeat of the request that made it cannot make it again.
 - `active`: the running workout of a user, `_id` = user id: at most one per user.
 - `weeks_<YYYY>` and `totals`: the read model (history.py). `weekly_totals`, where
   weeks were kept before, is no longer read (`python -m activity_service rebuild`).
-- `settling`: workouts with work left after a failure or a crash (recovery.py).
+- `settling`: workouts with work left after a failure or a crash (recovery.py), and
+  changes of workouts under way (revisions.py), whose marker's insert is what decides which
+  of two concurrent changes of one version wins.
 - `metrics` and `meals`: health samples and meals, one document each, `_id` derived
   from the user and the client's id so a re-sync collides instead of doubling
   (health_rules.py). The exception to reaching documents by `_id`: they are read by
@@ -136,6 +139,11 @@ class Store:
         return await self.workouts.find_one({"_id": workout_id})
 
     @_reachable
+    async def replace_workout(self, doc: Doc) -> None:
+        """Store a new version of a workout (or its tombstone) in place of the old."""
+        await self.workouts.replace_one({"_id": doc["_id"]}, doc)
+
+    @_reachable
     async def set_workout(self, workout_id: str, values: Mapping[str, Any]) -> None:
         await self.workouts.update_one({"_id": workout_id}, {"$set": dict(values)})
 
@@ -207,6 +215,11 @@ class Store:
     @_reachable
     async def set_marker(self, marker_id: str, values: Mapping[str, Any]) -> None:
         await self.settling.update_one({"_id": marker_id}, {"$set": dict(values)})
+
+    @_reachable
+    async def markers_of(self, workout_id: str) -> list[Doc]:
+        """The work left on one workout (`settling` holds only work left, so it stays small)."""
+        return [doc async for doc in self.settling.find({"workout_id": workout_id})]
 
     @_reachable
     async def due_markers(self, now: dt.datetime, limit: int) -> list[Doc]:

@@ -30,6 +30,7 @@ def workout_proto(doc: Doc) -> pb.Workout:
         start_time=timestamp(doc["start_time"]),
         duration_seconds=doc.get("duration_seconds") or 0.0,
         athlete=spb.Athlete(**{k: v for k, v in doc.get("athlete", {}).items() if v is not None}),
+        version=int(doc.get("version") or 1),
     )
     if doc.get("end_time"):
         workout.end_time.CopyFrom(timestamp(doc["end_time"]))
@@ -71,6 +72,7 @@ def statistics_proto(
                 total_calories_burned=round(float(values.get("total_calories_burned", 0.0)), 2),
             )
             for kind, values in sorted(totals.get("by_type", {}).items())
+            if values.get("total_workouts")  # a type whose workouts all changed or went
         ],
         current_week=pb.WeekTotals(
             week=week_name,

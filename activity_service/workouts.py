@@ -7,7 +7,8 @@ the totals and its week (history.py), publishes `workout.completed` (event id = 
 id) and frees the slot: one read and four writes. Work that cannot be done now (scoring
 or Redis down) is handed to recovery with a marker before the slot is freed; a crash in
 between leaves the slot pointing at a stored workout, which recovery or the user's next
-start hands over the same way (recovery.py)."""
+start hands over the same way (recovery.py). Its owner's edits and deletions of a
+stored workout are each a new version of it (revisions.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from activity_service import history, recovery, rules, weeks
 from activity_service.events import EventPublisher
+from activity_service.revisions import Revisions
 from activity_service.scoring import Scorer
 from activity_service.store import Doc, Store
 from servicekit.errors import FailedPrecondition, IdempotencyKeyReused, NotFound, Violations
@@ -37,6 +39,8 @@ class Workouts:
         self.store, self.scorer, self.events = store, scorer, events
         # Longer than any end or log takes, so recovery never works beside one.
         self.grace = grace
+        # Edits and deletions of stored workouts (revisions.py).
+        self.revisions = Revisions(store, scorer, events, grace)
 
     async def start(
         self,
@@ -76,7 +80,7 @@ class Workouts:
 
     async def owned(self, user_id: str, workout_id: str) -> Doc:
         doc = await self.store.workout(workout_id)
-        if doc is None or doc["user_id"] != user_id:
+        if doc is None or doc["user_id"] != user_id or doc["status"] == "deleted":
             running = await self.store.active_of(user_id)
             if running is not None and running["_id"] == workout_id:
                 return running
@@ -203,6 +207,8 @@ def _fingerprint_doc(fingerprint: str) -> Doc:
 def _repeat(first: Doc, fingerprint: str) -> Doc:
     """The workout a repeat of a request id answers with, when it is the same request."""
     IdempotencyKeyReused.check(first.get("request_fingerprint"), fingerprint)
+    if first["status"] == "deleted":
+        raise FailedPrecondition("the workout this request made has been deleted since")
     return first
 
 

@@ -13,6 +13,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from servicekit.protoenum import enum_names
@@ -182,6 +183,29 @@ class WorkoutLog(Body):
     end_time: Instant
     avg_heart_rate: Annotated[int, Field(ge=30, le=250)] | None = None
     distance_m: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+
+
+class WorkoutEdit(Body):
+    """The fields to change of a completed workout; those left out stay as they are, and
+    `avg_heart_rate` or `distance_m` given as null are cleared."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"distance_m": 5200}]}
+    )
+    # Optional, not nullable: null is refused below, and the schema says so.
+    workout_type: WorkoutType | SkipJsonSchema[None] = None
+    start_time: Instant | SkipJsonSchema[None] = None
+    end_time: Instant | SkipJsonSchema[None] = None
+    avg_heart_rate: Annotated[int, Field(ge=30, le=250)] | None = None
+    distance_m: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+
+    @field_validator("workout_type", "start_time", "end_time", mode="after")
+    @classmethod
+    def not_null(cls, value: Any) -> Any:
+        """Given as null (left out, they stay): a workout always has a type and times."""
+        if value is None:
+            raise ValueError("may be left out, not null")
+        return value
 
 
 class ClientLog(Body):

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import context
-from servicekit.errors import IdempotencyKeyReused
+from servicekit.errors import IdempotencyKeyReused, StaleVersion
 from servicekit.status import field_violations, reason
 
 log = structlog.get_logger("errors")
@@ -50,9 +50,11 @@ TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
+    412: "Precondition Failed",
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
+    428: "Precondition Required",
     429: "Too Many Requests",
     499: "Client Closed Request",
     500: "Internal Server Error",
@@ -134,6 +136,14 @@ def conflict(detail: str) -> ApiError:
     return ApiError(409, detail)
 
 
+def precondition_failed(detail: str) -> ApiError:
+    return ApiError(412, detail)
+
+
+def precondition_required(detail: str) -> ApiError:
+    return ApiError(428, detail)
+
+
 def unavailable(backend: str, retry_after: int) -> ApiError:
     return ApiError(
         503, f"{backend} is unavailable; retry later", headers={"Retry-After": str(retry_after)}
@@ -152,6 +162,8 @@ def from_rpc_error(exc: grpc.aio.AioRpcError) -> ApiError:
     if reason(exc) == UNSUPPORTED_FORMAT:
         detail = exc.details() or TITLES[415]
         return ApiError(415, detail, [{"field": "file", "message": detail}])
+    if reason(exc) == StaleVersion.reason:
+        return ApiError(412, exc.details() or TITLES[412])  # If-Match names a past version
     errors = [
         {"field": rest_field(v.field), "message": v.description} for v in field_violations(exc)
     ]
@@ -227,7 +239,21 @@ ERRORS = {
 # Every API route can answer with these; FastAPI documents them from this table. The schema
 # is inline so that it is listed under problem+json alone.
 _SCHEMA = Problem.model_json_schema()
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": description, "content": {MEDIA_TYPE: {"schema": _SCHEMA}}}
-    for status, description in ERRORS.items()
-}
+
+
+def documented(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """Problem answers for FastAPI's `responses`, by status."""
+    return {
+        status: {"description": description, "content": {MEDIA_TYPE: {"schema": _SCHEMA}}}
+        for status, description in descriptions.items()
+    }
+
+
+RESPONSES = documented(ERRORS)
+# What a conditional change can answer besides (gateway.etags).
+PRECONDITIONS = documented(
+    {
+        412: "If-Match names none of the resource's current version: read it again.",
+        428: "If-Match is required.",
+    }
+)

@@ -154,6 +154,7 @@ class WorkoutResponse(BaseModel):
     vigorous_minutes: float | None
     intensity_minutes: float | None
     points: float | None
+    version: int = Field(description="1 as stored, +1 each change; the ETag of the workout.")
 
     @classmethod
     def from_proto(cls, w: apb.Workout) -> WorkoutResponse:
@@ -176,6 +177,7 @@ class WorkoutResponse(BaseModel):
             vigorous_minutes=s.vigorous_minutes if s else None,
             intensity_minutes=s.intensity_minutes if s else None,
             points=s.points if s else None,
+            version=w.version or 1,
         )
 
 

@@ -63,6 +63,20 @@ class IdempotencyKeyReused(FailedPrecondition):
             raise IdempotencyKeyReused()
 
 
+class Aborted(ServiceError):
+    """A write that lost to a concurrent one, or met work still under way: the caller may
+    read again and retry."""
+
+
+class StaleVersion(Aborted):
+    """A change based on a version of a resource that is no longer its current one."""
+
+    reason = "STALE_VERSION"
+
+    def __init__(self, message: str = "it has changed since that version; read it again") -> None:
+        super().__init__(message)
+
+
 class Unauthenticated(ServiceError):
     pass
 

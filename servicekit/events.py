@@ -4,6 +4,11 @@ consumers share. Stream entries are flat string maps.
 - `workout.completed` on the Redis Stream `fitmesh.workouts`: one completed workout.
 - `import.finished` on `fitmesh.workouts`: a workout import ended, done or failed. Consumers
   of `workout.completed` skip it; its workout, if any, has its own `workout.completed`.
+- `workout.updated` and `workout.deleted` on the same stream: its owner changed or removed a
+  completed workout. Each carries the workout's new version, and an updated one the whole
+  new state, so a consumer applies the newest version it has seen and drops older ones,
+  whatever order they arrive in (`workout.completed` is version 1, or the version stored
+  when it went out late).
 - `metric.day_total` on `fitmesh.health`: one user's total of one metric type on one UTC
   day, as stored when it was published. A state, not a delta: applying it twice or out of
   order changes nothing a max does not absorb. Its own stream, so the workout stream's
@@ -16,12 +21,14 @@ import datetime as dt
 import json
 import math
 import uuid
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any, ClassVar
 
 WORKOUTS_STREAM = "fitmesh.workouts"
 WORKOUT_COMPLETED = "workout.completed"
 IMPORT_FINISHED = "import.finished"
+WORKOUT_UPDATED = "workout.updated"
+WORKOUT_DELETED = "workout.deleted"
 HEALTH_STREAM = "fitmesh.health"
 METRIC_DAY_TOTAL = "metric.day_total"
 # The metric types whose day totals are published (the daily goal types count them).
@@ -51,6 +58,14 @@ def _value(name: str, kind: str, text: str) -> object:
             return dt.date.fromisoformat(text)
         except ValueError as exc:
             raise MalformedEvent(f"{name} is not a date as YYYY-MM-DD") from exc
+    if kind == "int":
+        try:
+            whole = int(text)
+        except ValueError as exc:
+            raise MalformedEvent(f"{name} is not a whole number") from exc
+        if whole < 1:
+            raise MalformedEvent(f"{name} must be at least 1")
+        return whole
     if kind == "float":
         try:
             number = float(text)
@@ -69,6 +84,8 @@ def _decode(cls: Any, event_type: str, raw: dict[str, str]) -> dict[str, object]
         raise MalformedEvent(f"not a {event_type} event: {raw.get('type')!r}")
     values: dict[str, object] = {}
     for f in fields(cls):
+        if f.name not in raw and f.default is not MISSING:
+            continue  # a field added since the event was written: its default
         if f.name not in raw:
             raise MalformedEvent(f"missing {f.name}")
         values[f.name] = _value(f.name, str(f.type), raw[f.name])
@@ -77,6 +94,9 @@ def _decode(cls: Any, event_type: str, raw: dict[str, str]) -> dict[str, object]
 
 @dataclass(frozen=True)
 class WorkoutCompleted:
+    """A completed workout as its version `version` stands."""
+
+    TYPE: ClassVar[str] = WORKOUT_COMPLETED
     event_id: str
     user_id: str
     workout_id: str
@@ -88,15 +108,66 @@ class WorkoutCompleted:
     vigorous_minutes: float
     intensity_minutes: float
     distance_m: float
+    version: int = 1
 
     def to_fields(self) -> dict[str, str]:
         values = asdict(self)
         values["ended_at"] = self.ended_at.astimezone(dt.UTC).isoformat()
-        return {"type": WORKOUT_COMPLETED, **{k: str(v) for k, v in values.items()}}
+        return {"type": self.TYPE, **{k: str(v) for k, v in values.items()}}
 
     @classmethod
     def from_fields(cls, raw: dict[str, str]) -> WorkoutCompleted:
-        return cls(**_decode(cls, WORKOUT_COMPLETED, raw))  # type: ignore[arg-type]
+        return cls(**_decode(cls, cls.TYPE, raw))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class WorkoutUpdated(WorkoutCompleted):
+    """A completed workout its owner changed: its whole new state, at its new version."""
+
+    TYPE: ClassVar[str] = WORKOUT_UPDATED
+
+
+@dataclass(frozen=True)
+class WorkoutDeleted:
+    """A completed workout its owner deleted; `version` is the one the deletion made."""
+
+    TYPE: ClassVar[str] = WORKOUT_DELETED
+    event_id: str
+    user_id: str
+    workout_id: str
+    version: int
+    deleted_at: dt.datetime
+
+    def to_fields(self) -> dict[str, str]:
+        values = asdict(self)
+        values["deleted_at"] = self.deleted_at.astimezone(dt.UTC).isoformat()
+        return {"type": self.TYPE, **{k: str(v) for k, v in values.items()}}
+
+    @classmethod
+    def from_fields(cls, raw: dict[str, str]) -> WorkoutDeleted:
+        return cls(**_decode(cls, cls.TYPE, raw))  # type: ignore[arg-type]
+
+
+WorkoutEvent = WorkoutCompleted | WorkoutDeleted
+_WORKOUT_EVENTS: dict[str, type[WorkoutCompleted] | type[WorkoutDeleted]] = {
+    WORKOUT_COMPLETED: WorkoutCompleted,
+    WORKOUT_UPDATED: WorkoutUpdated,
+    WORKOUT_DELETED: WorkoutDeleted,
+}
+
+
+def decode_workout_event(raw: dict[str, str]) -> WorkoutEvent:
+    """The event of an entry of the workout stream, by its type."""
+    kind = _WORKOUT_EVENTS.get(raw.get("type", ""))
+    if kind is None:
+        raise MalformedEvent(f"not a workout event: {raw.get('type')!r}")
+    return kind.from_fields(raw)
+
+
+def revision_event_id(workout_id: str, version: int) -> str:
+    """The id of the event of a workout's change to `version`: the same however often it
+    is announced."""
+    return f"{workout_id}@{version}"
 
 
 @dataclass(frozen=True)

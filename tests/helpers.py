@@ -52,7 +52,7 @@ async def register(stub: user_pb2_grpc.UserServiceStub, **profile: object) -> up
 
 
 def workout_event(user_id: str, event_id: str | None = None, **values: float) -> WorkoutCompleted:
-    defaults = {
+    defaults: dict[str, Any] = {
         "duration": 1800.0,
         "calories_burned": 300.0,
         "moderate_minutes": 0.0,

@@ -11,7 +11,8 @@ failure is safe at every step):
   erasure stops, to be repeated: a deleted account's live token must not outlast it); the
   user's traces in Redis are removed (cached answers, idempotency records, events still in
   the streams, live session state they owned); and the account row goes, with its goals,
-  alerts and sessions by cascade, and its audit log (user_service.audit_store.erase)."""
+  alerts and sessions by cascade, the versions of its workouts the goals followed, and its
+  audit log (user_service.audit_store.erase)."""
 
 from __future__ import annotations
 
@@ -111,7 +112,10 @@ class Account:
         async with self.store.transaction() as conn:
             # Its audit log goes too, leaving one record that names no one.
             await audit_store.erase(conn, user_id, request_id, dt.datetime.now(dt.UTC))
+            # The account before its workout versions: it waits for an event being applied
+            # to it, whose version the next statement then sees.
             await conn.execute("DELETE FROM users WHERE user_id = %s", (user_id,))
+            await conn.execute("DELETE FROM workout_versions WHERE user_id = %s", (user_id,))
         log.info("account_erased")  # no id: the log keeps nothing of who it was
 
     async def _scrub_redis(self, user_id: str) -> None:

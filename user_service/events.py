@@ -1,11 +1,13 @@
-"""Goal progress from `workout.completed` (stream `fitmesh.workouts`) and
-`metric.day_total` (stream `fitmesh.health`) events, with exactly-once effect.
+"""Goal progress from workout events (`workout.completed`, `.updated`, `.deleted` on stream
+`fitmesh.workouts`) and `metric.day_total` (stream `fitmesh.health`) events, with
+exactly-once effect.
 
 One consumer group reads both streams in one XREADGROUP. A workout event is applied in
-one database transaction that also records its event id, so a re-delivered event changes
-nothing. A day total needs no record: it is a state, applied as a max, so a repeat or a
-late one changes nothing either. Either way the goals are read FOR UPDATE and only while
-active, so a goal turns achieved once, and its alert row is unique per goal. The stream
+one database transaction that also records the version of the workout it carries, so a
+re-delivered or an older event changes nothing (user_service.workout_goals). A day total
+needs no record: it is a state, applied as a max, so a repeat or a late one changes nothing
+either. Either way the goals are read FOR UPDATE, so a goal turns achieved (or stops being
+so) once per change, and its alert row is unique per goal, kind and round. The stream
 entry is acknowledged only after the commit; entries a crashed consumer left pending are
 claimed after an idle timeout, and poison ones kept as dead letters
 (servicekit.consumer). Goal alerts go through an outbox: the notification row is written in
@@ -24,7 +26,6 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from servicekit.cachekeys import Generations, goals_key
 from servicekit.consumer import StreamConsumer, consumer_name
@@ -34,14 +35,15 @@ from servicekit.events import (
     WORKOUTS_STREAM,
     MalformedEvent,
     MetricDayTotal,
-    WorkoutCompleted,
+    WorkoutEvent,
+    decode_workout_event,
     notify_channel,
 )
-from servicekit.protoenum import enum_name, enum_number
 from user_service import rules
 from user_service import store as db
 from user_service.settings import UserSettings
 from user_service.views import goal_json
+from user_service.workout_goals import WorkoutGoals
 
 log = structlog.get_logger("events")
 STREAMS = (WORKOUTS_STREAM, HEALTH_STREAM)
@@ -67,6 +69,7 @@ class GoalProgressConsumer(StreamConsumer):
             BATCH,
         )
         self.store, self.scoring, self.settings = store, scoring, settings
+        self.workout_goals = WorkoutGoals(store, scoring, settings.scoring_deadline_seconds)
         self.cache = Generations(redis)
         self.owes_generation = False
 
@@ -91,10 +94,10 @@ class GoalProgressConsumer(StreamConsumer):
             await self.dead_letter(stream, entry_id, fields, str(exc))
             return
         with structlog.contextvars.bound_contextvars(event_id=event.event_id):
-            if isinstance(event, WorkoutCompleted):
-                applied = await self.apply(event, user_id)
-            else:
+            if isinstance(event, MetricDayTotal):
                 applied = await self.apply_day_total(event, user_id)
+            else:
+                applied = await self.workout_goals.apply(event, user_id)
             if applied:
                 await self._forget_cached_goals(event.user_id)
             await self.redis.xack(stream, self.settings.consumer_group, entry_id)
@@ -107,25 +110,6 @@ class GoalProgressConsumer(StreamConsumer):
             # The event is applied, so a redelivery would not forget again: the debt does.
             log.warning("goals_cache_invalidation_failed", user_id=user_id)
             self.owes_generation = True
-
-    async def apply(self, event: WorkoutCompleted, user_id: uuid.UUID) -> bool:
-        async with self.store.transaction() as conn:
-            if not await db.record_event(conn, event.event_id):
-                return False
-            goals = await db.active_goals_for_update(conn, user_id, rules.WORKOUT_GOAL_TYPES)
-            if not goals:
-                return True
-            reply = await self.scoring.EvaluateGoals(
-                _evaluation_request(goals, event), timeout=self.settings.scoring_deadline_seconds
-            )
-            for row, progress in zip(goals, reply.goals, strict=True):
-                status = enum_name(spb.GoalStatus, progress.status) or "active"
-                updated = await db.save_progress(
-                    conn, row["goal_id"], progress.current_progress, status, event.ended_at
-                )
-                if progress.newly_achieved:
-                    await db.add_notification(conn, user_id, row["goal_id"], goal_json(updated))
-        return True
 
     async def apply_day_total(self, event: MetricDayTotal, user_id: uuid.UUID) -> bool:
         """The day's total on the user's active daily goals of its type; True when one
@@ -151,7 +135,7 @@ class GoalProgressConsumer(StreamConsumer):
     async def publish_outbox(self) -> None:
         for row in await self.store.unpublished():
             message = {
-                "event": "goal_achieved",
+                "event": row["kind"],
                 "data": {**row["payload"], "notification_id": str(row["notification_id"])},
             }
             try:
@@ -162,34 +146,10 @@ class GoalProgressConsumer(StreamConsumer):
             await self.store.mark_published(row["notification_id"])
 
 
-def _evaluation_request(goals: list[dict[str, Any]], event: WorkoutCompleted) -> Any:
-    ended = spb.Contribution(
-        duration_seconds=event.duration,
-        calories_burned=event.calories_burned,
-        intensity_minutes=event.intensity_minutes,
-        distance_m=event.distance_m,
-    )
-    ended.ended_at.FromDatetime(event.ended_at.astimezone(dt.UTC))
-    return spb.EvaluateGoalsRequest(
-        goals=[
-            spb.Goal(
-                goal_id=str(g["goal_id"]),
-                goal_type=enum_number(spb.GoalType, g["goal_type"]) or 0,  # type: ignore[arg-type]
-                target_value=g["target_value"],
-                current_progress=g["current_progress"],
-                target_date=g["target_date"].isoformat(),
-                status=spb.GOAL_STATUS_ACTIVE,
-            )
-            for g in goals
-        ],
-        contribution=ended,
-    )
-
-
-def _decode(stream: str, fields: dict[str, str]) -> WorkoutCompleted | MetricDayTotal:
+def _decode(stream: str, fields: dict[str, str]) -> WorkoutEvent | MetricDayTotal:
     if stream == HEALTH_STREAM:
         return MetricDayTotal.from_fields(fields)
-    return WorkoutCompleted.from_fields(fields)
+    return decode_workout_event(fields)
 
 
 def _daily_goal(row: dict[str, Any]) -> rules.DailyGoal:

@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -159,3 +160,29 @@ def daily_progress(goal: DailyGoal, day: dt.date, total: float) -> DailyProgress
         return None
     progress = max(goal.current_progress, total)
     return DailyProgress(progress, progress >= goal.target_value)
+
+
+def replay(target_value: float, untracked: float, amounts: Sequence[float]) -> tuple[float, bool]:
+    """A workout goal's progress from what its workouts added, in the order they came, and
+    whether it reaches the target. An achieved goal counts no further workout, so it keeps
+    the progress it was achieved with: a later workout counts only while those before it
+    fall short (and does once a change takes one of those back). Each step rounds as the
+    scoring service does."""
+    progress = untracked
+    for amount in amounts:
+        if progress >= target_value:
+            break
+        progress = round(progress + amount, 4)
+    return progress, progress >= target_value
+
+
+def workout_goal_status(status: str, reached: bool, after_target_date: bool) -> str:
+    """A workout goal's status once its workouts changed: achieved while they reach the
+    target; else expired when it was, or when the workout at hand ended after the target
+    date (as a new workout expires it), and active otherwise — so an achieved goal a change
+    takes below its target is no longer achieved."""
+    if reached:
+        return "achieved"
+    if status == "expired" or after_target_date:
+        return "expired"
+    return "active"

@@ -218,7 +218,7 @@ class Store:
     async def unpublished(self, limit: int = 100) -> list[Row]:
         async with self.transaction() as conn:
             cur = await conn.execute(
-                "SELECT notification_id, user_id, payload FROM notifications "
+                "SELECT notification_id, user_id, kind, payload FROM notifications "
                 "WHERE published_at IS NULL ORDER BY created_at LIMIT %s",
                 (limit,),
             )
@@ -298,10 +298,16 @@ async def save_progress(
 
 
 async def add_notification(
-    conn: Conn, user_id: uuid.UUID, goal_id: uuid.UUID, payload: Any
+    conn: Conn,
+    user_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    payload: Any,
+    kind: str = "goal_achieved",
+    round_: int = 0,
 ) -> None:
+    """One alert of a kind per goal and round (the times it was achieved and lost since)."""
     await conn.execute(
-        "INSERT INTO notifications (notification_id, user_id, kind, goal_id, payload) "
-        "VALUES (%s, %s, 'goal_achieved', %s, %s) ON CONFLICT (goal_id, kind) DO NOTHING",
-        (uuid.uuid4(), user_id, goal_id, Jsonb(payload)),
+        "INSERT INTO notifications (notification_id, user_id, kind, goal_id, payload, round) "
+        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (goal_id, kind, round) DO NOTHING",
+        (uuid.uuid4(), user_id, kind, goal_id, Jsonb(payload), round_),
     )

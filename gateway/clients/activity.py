@@ -4,6 +4,9 @@ the group-session archive."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+
+from google.protobuf.field_mask_pb2 import FieldMask
 
 from fitmesh.activity.v1 import activity_pb2 as apb
 from fitmesh.activity.v1 import activity_pb2_grpc
@@ -41,8 +44,8 @@ def kind(name: str) -> spb.WorkoutType.ValueType:
 
 
 def _measurements(
-    request: apb.EndWorkoutRequest | apb.LogWorkoutRequest,
-    body: bodies.WorkoutEnd | bodies.WorkoutLog,
+    request: apb.EndWorkoutRequest | apb.LogWorkoutRequest | apb.UpdateWorkoutRequest,
+    body: bodies.WorkoutEnd | bodies.WorkoutLog | bodies.WorkoutEdit,
 ) -> None:
     """The optional measurements a client gave, onto the request (unset fields stay unset)."""
     if body.avg_heart_rate is not None:
@@ -117,6 +120,32 @@ class Activity:
             self.stub.GetWorkout, apb.GetWorkoutRequest(user_id=user_id, workout_id=workout_id)
         )
         return responses.WorkoutResponse.from_proto(reply.workout)
+
+    async def update(
+        self, user_id: str, workout_id: str, body: bodies.WorkoutEdit, versions: Sequence[int]
+    ) -> responses.WorkoutResponse:
+        """The fields the body names, changed (a measurement named as null is cleared)."""
+        request = apb.UpdateWorkoutRequest(
+            user_id=user_id,
+            workout_id=workout_id,
+            update_mask=FieldMask(paths=sorted(body.model_fields_set)),
+            expected_versions=versions,
+        )
+        if body.workout_type is not None:
+            request.workout_type = kind(body.workout_type)
+        for name in ("start_time", "end_time"):
+            if (at := getattr(body, name)) is not None:
+                getattr(request, name).CopyFrom(timestamp(at))
+        _measurements(request, body)
+        # Scored again on the way: the scoring breaker guards it too.
+        reply = await self.backend.call(self.stub.UpdateWorkout, request, through=self.scoring)
+        return responses.WorkoutResponse.from_proto(reply.workout)
+
+    async def delete(self, user_id: str, workout_id: str, versions: Sequence[int]) -> None:
+        request = apb.DeleteWorkoutRequest(
+            user_id=user_id, workout_id=workout_id, expected_versions=versions
+        )
+        await self.backend.call(self.stub.DeleteWorkout, request)
 
     async def workouts(
         self,

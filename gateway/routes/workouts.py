@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from gateway import bodies, idempotency, responses
 from gateway.audit import audited
 from gateway.deps import Authenticated, CachedRead, CachedReadOf, Svc
+from gateway.errors import PRECONDITIONS, bad_request
+from gateway.etags import etag, expected_versions
 from gateway.routes.users import Cursor, IdempotencyKey, Limit
 from servicekit.cachekeys import insights_key, statistics_key
 
 router = APIRouter(tags=["workouts"])
 StatisticsRead = Annotated[CachedRead, Depends(CachedReadOf("statistics", statistics_key))]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=1024,
+        description='The ETag of the workout as read (`"3"`), or `*` for whichever version.',
+    ),
+]
 Week = Annotated[
     str | None,
     Query(pattern=r"^\d{4}-W\d{2}$", max_length=8, description="ISO week, e.g. 2026-W47"),
@@ -71,9 +81,54 @@ async def log_workout(
 @router.get("/workouts/{session_id}", response_model=responses.WorkoutResponse)
 @audited("read", "workout:{session_id}")
 async def get_workout(
-    session_id: str, caller: Authenticated, svc: Svc
+    session_id: str, caller: Authenticated, svc: Svc, response: Response
 ) -> responses.WorkoutResponse:
-    return await svc.clients.activity.workout(caller.user_id, session_id)
+    """One workout; its `ETag` is what a change sends back as `If-Match`."""
+    workout = await svc.clients.activity.workout(caller.user_id, session_id)
+    response.headers["ETag"] = etag(workout.version)
+    return workout
+
+
+@router.patch(
+    "/workouts/{session_id}", response_model=responses.WorkoutResponse, responses=PRECONDITIONS
+)
+@audited("update", "workout:{session_id}")
+async def edit_workout(
+    session_id: str,
+    body: bodies.WorkoutEdit,
+    caller: Authenticated,
+    svc: Svc,
+    response: Response,
+    if_match: IfMatch = None,
+) -> responses.WorkoutResponse:
+    """Change a completed workout of yours: the fields given (null clears `avg_heart_rate`
+    or `distance_m`), checked as a logged workout is, and scored again. Its statistics,
+    week, weekly score and goals follow, exactly once. `If-Match` is required: 428 without
+    it, 412 when the workout changed since that ETag (read it again); 409 while its last
+    change or its score is still being settled (retry shortly); 404 for a workout not yours.
+    Answers the new version with its `ETag`."""
+    versions = expected_versions(if_match)
+    if not body.model_fields_set:
+        raise bad_request("name at least one field to change")
+    workout = await svc.clients.activity.update(caller.user_id, session_id, body, versions)
+    # Goals move when the user service takes the change's event, which forgets them.
+    await svc.cache.forget(statistics_key(caller.user_id), insights_key(caller.user_id))
+    response.headers["ETag"] = etag(workout.version)
+    return workout
+
+
+@router.delete("/workouts/{session_id}", status_code=204, responses=PRECONDITIONS)
+@audited("delete", "workout:{session_id}")
+async def delete_workout(
+    session_id: str, caller: Authenticated, svc: Svc, if_match: IfMatch = None
+) -> Response:
+    """Delete a completed workout of yours: out of statistics, its week, the weekly score
+    and goals (an achieved goal it no longer reaches is active again, and says so in the
+    notifications). `If-Match` as for PATCH."""
+    versions = expected_versions(if_match)
+    await svc.clients.activity.delete(caller.user_id, session_id, versions)
+    await svc.cache.forget(statistics_key(caller.user_id), insights_key(caller.user_id))
+    return Response(status_code=204)
 
 
 @router.get("/users/{user_id}/workouts", response_model=responses.WorkoutPage)

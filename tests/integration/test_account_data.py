@@ -113,7 +113,7 @@ async def test_an_export_holds_everything_owned_and_no_secret(
 async def _traces_in_postgres(database_url: str, user_id: str) -> dict[str, int]:
     found: dict[str, int] = {}
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        for table in ("users", "goals", "notifications", "sessions"):
+        for table in ("users", "goals", "notifications", "sessions", "workout_versions"):
             cur = await conn.execute(
                 f"SELECT count(*) FROM {table} WHERE user_id = %s",  # noqa: S608
                 (user_id,),
@@ -199,6 +199,7 @@ async def test_erasure_asks_the_password_and_leaves_nothing_anywhere(
         "goals": 0,
         "notifications": 0,
         "sessions": 0,
+        "workout_versions": 0,
     }
     mongo_url, database = (
         activity_service_env["MONGODB_URL"],

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from fitmesh.health.v1 import health_pb2 as _health_pb2
 from fitmesh.scoring.v1 import scoring_pb2 as _scoring_pb2
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -78,6 +79,7 @@ class Workout(_message.Message):
     ATHLETE_FIELD_NUMBER: _builtins.int
     SCORE_STATUS_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     workout_id: _builtins.str
     """Opaque workout id; REST calls it session_id."""
     user_id: _builtins.str
@@ -94,6 +96,8 @@ class Workout(_message.Message):
     """Distance in metres, if given."""
     score_status: Global___ScoreStatus.ValueType
     """Whether the score is in."""
+    version: _builtins.int
+    """1 as stored; each change adds 1 (REST's ETag)."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """When it started."""
@@ -125,10 +129,11 @@ class Workout(_message.Message):
         athlete: _scoring_pb2.Athlete | None = ...,
         score_status: Global___ScoreStatus.ValueType = ...,
         score: _scoring_pb2.WorkoutScore | None = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "end_time", b"end_time", "score", b"score", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "duration_seconds", b"duration_seconds", "end_time", b"end_time", "score", b"score", "score_status", b"score_status", "start_time", b"start_time", "status", b"status", "user_id", b"user_id", "workout_id", b"workout_id", "workout_type", b"workout_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "duration_seconds", b"duration_seconds", "end_time", b"end_time", "score", b"score", "score_status", b"score_status", "start_time", b"start_time", "status", b"status", "user_id", b"user_id", "version", b"version", "workout_id", b"workout_id", "workout_type", b"workout_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__avg_heart_rate: _TypeAlias = _typing.Literal["avg_heart_rate"]  # noqa: Y015
     _WhichOneofArgType__avg_heart_rate: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate"]  # noqa: Y015
@@ -427,6 +432,150 @@ class GetWorkoutResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetWorkoutResponse: _TypeAlias = GetWorkoutResponse  # noqa: Y015
+
+@_typing.final
+class UpdateWorkoutRequest(_message.Message):
+    """UpdateWorkoutRequest changes the fields update_mask names."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    WORKOUT_ID_FIELD_NUMBER: _builtins.int
+    WORKOUT_TYPE_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    AVG_HEART_RATE_FIELD_NUMBER: _builtins.int
+    DISTANCE_M_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSIONS_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The owner."""
+    workout_id: _builtins.str
+    """The workout."""
+    workout_type: _scoring_pb2.WorkoutType.ValueType
+    """The kind of workout."""
+    avg_heart_rate: _builtins.int
+    """Average heart rate in beats per minute, 30-250; named and unset, it is cleared."""
+    distance_m: _builtins.float
+    """Distance in metres, 0-1,000,000; named and unset, it is cleared."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When it started; with end_time, checked as LogWorkout checks them."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """When it ended: after the start, at most 24 h later, not in the future."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change, of workout_type, start_time, end_time, avg_heart_rate and
+        distance_m; at least one.
+        """
+
+    @_builtins.property
+    def expected_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Change it only at one of these versions (REST's If-Match); empty: whichever is current."""
+
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        workout_id: _builtins.str = ...,
+        workout_type: _scoring_pb2.WorkoutType.ValueType = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        avg_heart_rate: _builtins.int | None = ...,
+        distance_m: _builtins.float | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+        expected_versions: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "end_time", b"end_time", "start_time", b"start_time", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "end_time", b"end_time", "expected_versions", b"expected_versions", "start_time", b"start_time", "update_mask", b"update_mask", "user_id", b"user_id", "workout_id", b"workout_id", "workout_type", b"workout_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__avg_heart_rate: _TypeAlias = _typing.Literal["avg_heart_rate"]  # noqa: Y015
+    _WhichOneofArgType__avg_heart_rate: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate"]  # noqa: Y015
+    _WhichOneofReturnType__distance_m: _TypeAlias = _typing.Literal["distance_m"]  # noqa: Y015
+    _WhichOneofArgType__distance_m: _TypeAlias = _typing.Literal["_distance_m", b"_distance_m"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__avg_heart_rate) -> _WhichOneofReturnType__avg_heart_rate | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__distance_m) -> _WhichOneofReturnType__distance_m | None: ...
+
+Global___UpdateWorkoutRequest: _TypeAlias = UpdateWorkoutRequest  # noqa: Y015
+
+@_typing.final
+class UpdateWorkoutResponse(_message.Message):
+    """UpdateWorkoutResponse returns the changed workout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKOUT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def workout(self) -> Global___Workout:
+        """The workout, at its new version (its current one when nothing changed)."""
+
+    def __init__(
+        self,
+        *,
+        workout: Global___Workout | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["workout", b"workout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["workout", b"workout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateWorkoutResponse: _TypeAlias = UpdateWorkoutResponse  # noqa: Y015
+
+@_typing.final
+class DeleteWorkoutRequest(_message.Message):
+    """DeleteWorkoutRequest names a workout to delete."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    WORKOUT_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSIONS_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The owner."""
+    workout_id: _builtins.str
+    """The workout."""
+    @_builtins.property
+    def expected_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Delete it only at one of these versions (REST's If-Match); empty: whichever is current."""
+
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        workout_id: _builtins.str = ...,
+        expected_versions: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_versions", b"expected_versions", "user_id", b"user_id", "workout_id", b"workout_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteWorkoutRequest: _TypeAlias = DeleteWorkoutRequest  # noqa: Y015
+
+@_typing.final
+class DeleteWorkoutResponse(_message.Message):
+    """DeleteWorkoutResponse is empty."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteWorkoutResponse: _TypeAlias = DeleteWorkoutResponse  # noqa: Y015
 
 @_typing.final
 class ListWorkoutsRequest(_message.Message):

@@ -55,6 +55,16 @@ class ActivityServiceStub:
                 request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutRequest.SerializeToString,
                 response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutResponse.FromString,
                 _registered_method=True)
+        self.UpdateWorkout = channel.unary_unary(
+                '/fitmesh.activity.v1.ActivityService/UpdateWorkout',
+                request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.UpdateWorkoutRequest.SerializeToString,
+                response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.UpdateWorkoutResponse.FromString,
+                _registered_method=True)
+        self.DeleteWorkout = channel.unary_unary(
+                '/fitmesh.activity.v1.ActivityService/DeleteWorkout',
+                request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.DeleteWorkoutRequest.SerializeToString,
+                response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.DeleteWorkoutResponse.FromString,
+                _registered_method=True)
         self.ListWorkouts = channel.unary_unary(
                 '/fitmesh.activity.v1.ActivityService/ListWorkouts',
                 request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListWorkoutsRequest.SerializeToString,
@@ -123,6 +133,30 @@ class ActivityServiceServicer:
 
     def GetWorkout(self, request, context):
         """GetWorkout returns one workout.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateWorkout(self, request, context):
+        """UpdateWorkout changes a completed workout (type, times, heart rate, distance) and
+        scores it again, with the athlete it was scored with; its version goes up by one, and
+        totals, weeks and the weekly score move by exactly the difference, then
+        `workout.updated` goes out (goals follow it). Another user's workout, a deleted one or
+        none is NOT_FOUND; a running one FAILED_PRECONDITION. A workout at a version other
+        than expected_versions, or changed by a concurrent call that won, is ABORTED with an
+        ErrorInfo of reason STALE_VERSION; one whose end, log or last change still has work
+        left (its score, totals or event) is ABORTED without a reason: retry shortly.
+        Scoring unavailable is UNAVAILABLE, and nothing is changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWorkout(self, request, context):
+        """DeleteWorkout removes a completed workout: out of totals, weeks, the weekly score and
+        (through `workout.deleted`) goals, exactly once. Refusals as for UpdateWorkout; a
+        deleted workout is NOT_FOUND, and a repeat of the request_id that made it is refused.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -204,6 +238,16 @@ def add_ActivityServiceServicer_to_server(servicer, server):
                     servicer.GetWorkout,
                     request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutRequest.FromString,
                     response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutResponse.SerializeToString,
+            ),
+            'UpdateWorkout': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateWorkout,
+                    request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.UpdateWorkoutRequest.FromString,
+                    response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.UpdateWorkoutResponse.SerializeToString,
+            ),
+            'DeleteWorkout': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWorkout,
+                    request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.DeleteWorkoutRequest.FromString,
+                    response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.DeleteWorkoutResponse.SerializeToString,
             ),
             'ListWorkouts': grpc.unary_unary_rpc_method_handler(
                     servicer.ListWorkouts,
@@ -350,6 +394,60 @@ class ActivityService:
             '/fitmesh.activity.v1.ActivityService/GetWorkout',
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutRequest.SerializeToString,
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateWorkout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fitmesh.activity.v1.ActivityService/UpdateWorkout',
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.UpdateWorkoutRequest.SerializeToString,
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.UpdateWorkoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWorkout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fitmesh.activity.v1.ActivityService/DeleteWorkout',
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.DeleteWorkoutRequest.SerializeToString,
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.DeleteWorkoutResponse.FromString,
             options,
             channel_credentials,
             insecure,

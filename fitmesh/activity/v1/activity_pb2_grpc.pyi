@@ -31,6 +31,22 @@ class ActivityServiceStub:
     """
     GetWorkout: _aio.UnaryUnaryMultiCallable[_activity_pb2.GetWorkoutRequest, _activity_pb2.GetWorkoutResponse]
     """GetWorkout returns one workout."""
+    UpdateWorkout: _aio.UnaryUnaryMultiCallable[_activity_pb2.UpdateWorkoutRequest, _activity_pb2.UpdateWorkoutResponse]
+    """UpdateWorkout changes a completed workout (type, times, heart rate, distance) and
+    scores it again, with the athlete it was scored with; its version goes up by one, and
+    totals, weeks and the weekly score move by exactly the difference, then
+    `workout.updated` goes out (goals follow it). Another user's workout, a deleted one or
+    none is NOT_FOUND; a running one FAILED_PRECONDITION. A workout at a version other
+    than expected_versions, or changed by a concurrent call that won, is ABORTED with an
+    ErrorInfo of reason STALE_VERSION; one whose end, log or last change still has work
+    left (its score, totals or event) is ABORTED without a reason: retry shortly.
+    Scoring unavailable is UNAVAILABLE, and nothing is changed.
+    """
+    DeleteWorkout: _aio.UnaryUnaryMultiCallable[_activity_pb2.DeleteWorkoutRequest, _activity_pb2.DeleteWorkoutResponse]
+    """DeleteWorkout removes a completed workout: out of totals, weeks, the weekly score and
+    (through `workout.deleted`) goals, exactly once. Refusals as for UpdateWorkout; a
+    deleted workout is NOT_FOUND, and a repeat of the request_id that made it is refused.
+    """
     ListWorkouts: _aio.UnaryUnaryMultiCallable[_activity_pb2.ListWorkoutsRequest, _activity_pb2.ListWorkoutsResponse]
     """ListWorkouts pages through a user's workouts by start time, newest first."""
     GetStatistics: _aio.UnaryUnaryMultiCallable[_activity_pb2.GetStatisticsRequest, _activity_pb2.GetStatisticsResponse]
@@ -97,6 +113,34 @@ class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _aio.ServicerContext[_activity_pb2.GetWorkoutRequest, _abc.Awaitable[_activity_pb2.GetWorkoutResponse]],
     ) -> _abc.Awaitable[_activity_pb2.GetWorkoutResponse]:
         """GetWorkout returns one workout."""
+
+    @_abc_1.abstractmethod
+    def UpdateWorkout(
+        self,
+        request: _activity_pb2.UpdateWorkoutRequest,
+        context: _aio.ServicerContext[_activity_pb2.UpdateWorkoutRequest, _abc.Awaitable[_activity_pb2.UpdateWorkoutResponse]],
+    ) -> _abc.Awaitable[_activity_pb2.UpdateWorkoutResponse]:
+        """UpdateWorkout changes a completed workout (type, times, heart rate, distance) and
+        scores it again, with the athlete it was scored with; its version goes up by one, and
+        totals, weeks and the weekly score move by exactly the difference, then
+        `workout.updated` goes out (goals follow it). Another user's workout, a deleted one or
+        none is NOT_FOUND; a running one FAILED_PRECONDITION. A workout at a version other
+        than expected_versions, or changed by a concurrent call that won, is ABORTED with an
+        ErrorInfo of reason STALE_VERSION; one whose end, log or last change still has work
+        left (its score, totals or event) is ABORTED without a reason: retry shortly.
+        Scoring unavailable is UNAVAILABLE, and nothing is changed.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteWorkout(
+        self,
+        request: _activity_pb2.DeleteWorkoutRequest,
+        context: _aio.ServicerContext[_activity_pb2.DeleteWorkoutRequest, _abc.Awaitable[_activity_pb2.DeleteWorkoutResponse]],
+    ) -> _abc.Awaitable[_activity_pb2.DeleteWorkoutResponse]:
+        """DeleteWorkout removes a completed workout: out of totals, weeks, the weekly score and
+        (through `workout.deleted`) goals, exactly once. Refusals as for UpdateWorkout; a
+        deleted workout is NOT_FOUND, and a repeat of the request_id that made it is refused.
+        """
 
     @_abc_1.abstractmethod
     def ListWorkouts(

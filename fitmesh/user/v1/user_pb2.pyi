@@ -761,10 +761,12 @@ class Notification(_message.Message):
     user_id: _builtins.str
     """The recipient."""
     kind: _builtins.str
-    """"goal_achieved"."""
+    """"goal_achieved", or "goal_unachieved" when a change of a workout took an achieved
+    goal below its target again.
+    """
     @_builtins.property
     def goal(self) -> Global___Goal:
-        """The goal that was achieved."""
+        """The goal, as the alert found it."""
 
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
