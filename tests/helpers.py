@@ -222,3 +222,25 @@ async def start_replicas(
     }
     gateway = await services.start_http("gateway", env)
     return Replicas(gateway, scoring, activity, scoring_ports)
+
+
+@dataclass
+class Replica:
+    """A service process that can be killed and started again at the same address."""
+
+    module: str
+    env: dict[str, str]
+    process: services.ServiceProcess
+
+    @classmethod
+    async def start(cls, module: str, env: dict[str, str]) -> Replica:
+        # Its port is fixed for its restarts; metrics are off, so no other port must be.
+        env = {**env, "GRPC_PORT": str(free_port()), "METRICS_PORT": "0"}
+        return cls(module, env, await services.start(module, env))
+
+    @property
+    def pid(self) -> int:
+        return self.process.proc.pid
+
+    async def restart(self) -> None:
+        self.process = await services.start(self.module, self.env)
