@@ -197,8 +197,9 @@ async def record(store: Store, doc: Doc, trace: Mapping[str, Any] | None = None)
     its bucket."""
     contribution = Contribution()
     contribution.add(doc)
-    await store.update_totals(doc["user_id"], contribution.increment(trace))
-    await put(store, [doc])
+    async with store.turn(doc["user_id"]):  # one lease for both updates, where they take turns
+        await store.update_totals(doc["user_id"], contribution.increment(trace))
+        await put(store, [doc])
 
 
 async def record_many(store: Store, docs: list[Doc]) -> None:

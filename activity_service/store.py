@@ -19,6 +19,12 @@ unique `_id` is atomic on both servers, and an insert checks it with the index):
 - `settling`: workouts with work left after a failure or a crash (recovery.py), and
   changes of workouts under way (revisions.py), whose marker's insert is what decides which
   of two concurrent changes of one version wins.
+- `leases`: on FerretDB, whose updates lose one of two at once (FerretDB/FerretDB#3040), the
+  updates of one user's totals and week buckets take turns: each holds the user's lease,
+  an insert (`_id` = user id), while it runs. Those updates do meet: two devices or two
+  replicas writing for a user, and recovery finishing a workout (after a crash, or an
+  outage of scoring or Redis) while the user logs the next. MongoDB applies every update
+  atomically and takes no turns.
 - `metrics` and `meals`: health samples and meals, one document each, `_id` derived
   from the user and the client's id so a re-sync collides instead of doubling
   (health_rules.py). The exception to reaching documents by `_id`: they are read by
@@ -36,21 +42,37 @@ unique `_id` is atomic on both servers, and an insert checks it with the index):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import datetime as dt
 import functools
+import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
+import structlog
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from servicekit.errors import Unavailable
 
+log = structlog.get_logger("store")
+
 Doc = dict[str, Any]
 P = ParamSpec("P")
 DUPLICATE_KEY = 11000
 T = TypeVar("T")
+# Longer than any one update of the read model takes, on the server too: a lease whose
+# holder died, stopped or gave up on an update is taken over after this, so the user's
+# writes wait at most that long.
+LEASE = dt.timedelta(seconds=5)
+LEASE_POLL_SECONDS = 0.005  # then twice as long each time, up to the most
+LEASE_POLL_MAX_SECONDS = 0.1
+# The users whose lease this task holds.
+_HELD: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("held", default=frozenset())
 
 
 def week_key(user_id: str, week: str) -> str:
@@ -94,9 +116,16 @@ class Store:
         self.imports = self.db["imports"]
         self.import_files = self.db["import_files"]
         self.import_queue = self.db["import_queue"]
+        self.leases = self.db["leases"]
+        # Until start() finds the server is MongoDB: a store used without it takes turns.
+        self.atomic_updates = False
+        # This process's updates of one user queue here, so one at a time asks for the lease.
+        self._queues: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def start(self) -> None:
         await self.ping()
+        info = await self.client.admin.command("buildInfo")
+        self.atomic_updates = "ferretdbVersion" not in info
         # Every read of these is one user's, newest first from a time (metrics.py, meals.py).
         await self.metrics.create_index([("user_id", 1), ("recorded_at", -1), ("_id", -1)])
         await self.metrics.create_index(
@@ -189,7 +218,8 @@ class Store:
 
     @_reachable
     async def update_bucket(self, user_id: str, week: str, update: Mapping[str, Any]) -> None:
-        await _upsert(self.weeks(week), week_key(user_id, week), update)
+        async with self.turn(user_id):
+            await _upsert(self.weeks(week), week_key(user_id, week), update)
 
     @_reachable
     async def totals_doc(self, user_id: str, fields: list[str] | None = None) -> Doc | None:
@@ -198,7 +228,57 @@ class Store:
 
     @_reachable
     async def update_totals(self, user_id: str, update: Mapping[str, Any]) -> None:
-        await _upsert(self.totals, user_id, update)
+        async with self.turn(user_id):
+            await _upsert(self.totals, user_id, update)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, user_id: str) -> AsyncIterator[None]:
+        """Hold the user's lease while updating their read model (see `leases` above); the
+        updates inside, held already, take no other."""
+        held = _HELD.get()
+        if self.atomic_updates or user_id in held:
+            yield
+            return
+        queue = self._queues.get(user_id) or self._queues.setdefault(user_id, asyncio.Lock())
+        async with queue:
+            lease = {"_id": user_id, "token": uuid.uuid4().hex}
+            try:
+                await self._take(lease)
+            except BaseException:  # cancelled: its insert may have landed, and nothing else
+                await asyncio.shield(self._give_back(lease))
+                raise
+            token = _HELD.set(held | {user_id})
+            try:
+                yield
+            except BaseException:
+                # A cancelled call's update may still be running on the server: given back
+                # now, the lease would let the next writer in beside it. It expires instead.
+                log.warning("lease_left_to_expire", user_id=user_id)
+                raise
+            else:
+                await self._give_back(lease)
+            finally:
+                _HELD.reset(token)
+
+    @_reachable
+    async def _take(self, lease: Doc) -> None:
+        pause = LEASE_POLL_SECONDS
+        while not await _insert(self.leases, {**lease, "until": dt.datetime.now(dt.UTC) + LEASE}):
+            held = await self.leases.find_one({"_id": lease["_id"]})
+            if held is not None and held["until"] < dt.datetime.now(dt.UTC):
+                # Its holder died, gave up on an update, or stopped: logged, as a holder
+                # that only stopped may still write when it continues.
+                log.warning(
+                    "lease_taken_over", user_id=lease["_id"], until=held["until"].isoformat()
+                )
+                await self.leases.delete_one({"_id": lease["_id"], "token": held["token"]})
+                continue
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LEASE_POLL_MAX_SECONDS)
+
+    @_reachable
+    async def _give_back(self, lease: Doc) -> None:
+        await self.leases.delete_one(lease)
 
     # Work left to do.
 

@@ -72,6 +72,9 @@ class StreamConsumer:
                 raise
             except Exception:  # keep consuming whatever one batch did; the entry stays pending
                 log.exception("consumer_step_failed", group=self.group)
+                # A Redis that restarted without its data has lost the group too (every
+                # read is NOGROUP): make sure of it again before the next step.
+                group_ready = False
                 await asyncio.sleep(1)
 
     async def _create_group(self) -> None:

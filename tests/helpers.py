@@ -291,3 +291,25 @@ async def read_profile(api: httpx.AsyncClient, me: Account, count: int) -> None:
     for _ in range(count):
         answer = await api.get(f"/users/{me.user_id}", headers=me.headers)
         assert answer.status_code == 200
+
+
+@dataclass
+class Replica:
+    """A service process that can be killed and started again at the same address."""
+
+    module: str
+    env: dict[str, str]
+    process: services.ServiceProcess
+
+    @classmethod
+    async def start(cls, module: str, env: dict[str, str]) -> Replica:
+        # Its port is fixed for its restarts; metrics are off, so no other port must be.
+        env = {**env, "GRPC_PORT": str(free_port()), "METRICS_PORT": "0"}
+        return cls(module, env, await services.start(module, env))
+
+    @property
+    def pid(self) -> int:
+        return self.process.proc.pid
+
+    async def restart(self) -> None:
+        self.process = await services.start(self.module, self.env)

@@ -1,10 +1,13 @@
 """Concurrent ends of one workout: exactly one stores its result, every caller answers with
 that result, and the totals, the week and the event stream have the workout once, with
-the values stored."""
+the values stored. Concurrent logs of one user's workouts in one week: each is listed and
+counted, on FerretDB too (whose updates take turns there, store.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import time
 import uuid
 from collections import Counter
 from typing import Any
@@ -12,10 +15,13 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from activity_service.store import Store
+from devstack.servers import Server
 from fitmesh.activity.v1 import activity_pb2 as pb
 from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from servicekit.events import WORKOUTS_STREAM
+from servicekit.protofields import timestamp
 
 Stub = activity_pb2_grpc.ActivityServiceStub
 ROUNDS = 20
@@ -70,3 +76,74 @@ async def test_concurrent_ends_have_one_winner_and_count_once(
     for w in stored:
         event = next(f for _, f in entries if f.get("event_id") == w.workout_id)
         assert float(event["distance_m"]) == w.distance_m
+
+
+def _logs(user_id: str, count: int) -> list[pb.LogWorkoutRequest]:
+    """`count` workouts of 20 minutes, three hours apart, in one ISO week."""
+    monday = dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC)
+    return [
+        pb.LogWorkoutRequest(
+            user_id=user_id,
+            workout_type=spb.WORKOUT_TYPE_RUNNING,
+            start_time=timestamp(monday + dt.timedelta(hours=3 * n)),
+            end_time=timestamp(monday + dt.timedelta(hours=3 * n, minutes=20)),
+            request_id=uuid.uuid4().hex,
+        )
+        for n in range(count)
+    ]
+
+
+async def _kept(stub: Stub, user_id: str, logged: list[str]) -> None:
+    """Every logged workout is listed and counted, once."""
+    listed = await stub.ListWorkouts(pb.ListWorkoutsRequest(user_id=user_id), timeout=10)
+    assert sorted(w.workout_id for w in listed.workouts) == sorted(logged)
+    stats = await stub.GetStatistics(pb.GetStatisticsRequest(user_id=user_id), timeout=10)
+    assert stats.statistics.total_workouts == len(logged)
+    assert stats.statistics.total_duration_seconds == 1200 * len(logged)
+
+
+async def test_concurrent_logs_of_one_users_week_are_each_kept(activity_stub: Stub) -> None:
+    # Each round updates one user's totals and week at once from every caller; on FerretDB
+    # without turns, a round in ten lost one of them.
+    for _ in range(10):
+        user_id = str(uuid.uuid4())
+        calls = (activity_stub.LogWorkout(r, timeout=10) for r in _logs(user_id, 4))
+        replies = await asyncio.gather(*calls)
+        await _kept(activity_stub, user_id, [r.workout.workout_id for r in replies])
+
+
+async def test_a_lease_left_by_a_dead_holder_is_waited_for_then_taken(
+    activity_stub: Stub, mongo: Server, activity_service_env: dict[str, str]
+) -> None:
+    store = Store(mongo.url, activity_service_env["MONGODB_DATABASE"])
+    user_id = str(uuid.uuid4())
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1.5)
+    try:
+        await store.leases.insert_one({"_id": user_id, "token": "gone", "until": until})
+        began = time.monotonic()
+        reply = await activity_stub.LogWorkout(_logs(user_id, 1)[0], timeout=10)
+        assert time.monotonic() - began >= 1.0  # it waited for the lease to expire
+        await _kept(activity_stub, user_id, [reply.workout.workout_id])
+        assert await store.leases.find_one({"_id": user_id}) is None
+    finally:
+        await store.stop()
+
+
+async def test_a_turn_cut_short_leaves_its_lease_to_expire(mongo: Server) -> None:
+    store = Store(mongo.url, f"leases_{uuid.uuid4().hex[:8]}")
+    user_id = str(uuid.uuid4())
+    try:
+        async with store.turn(user_id):
+            pass
+        assert await store.leases.find_one({"_id": user_id}) is None
+        # A deadline cancels the call while its update may still run on the server: the
+        # next writer must not get in beside it.
+        with pytest.raises(asyncio.CancelledError):
+            async with store.turn(user_id):
+                raise asyncio.CancelledError
+        left = await store.leases.find_one({"_id": user_id})
+        assert left is not None
+        assert left["until"] > dt.datetime.now(dt.UTC)
+    finally:
+        await store.client.drop_database(store.leases.database.name)
+        await store.stop()

@@ -74,6 +74,12 @@ class Commands(monitoring.CommandListener):
         pass
 
 
+def turns(commands: dict[str, int], leases: int) -> Counter[str]:
+    """The commands, with the leases a store not started (so taking turns, as on FerretDB)
+    inserts and deletes around its updates of the read model (store.py)."""
+    return Counter(commands) + Counter(insert=leases, delete=leases)
+
+
 async def test_an_end_is_one_read_and_four_writes(
     mongo: Server, redis: aioredis.Redis, scoring_service: services.ServiceProcess
 ) -> None:
@@ -97,9 +103,11 @@ async def test_an_end_is_one_read_and_four_writes(
                 with listener.counting() as end:
                     done = await workouts.end(user, running["_id"], None, 140, None)
                 assert done["score_status"] == "scored"
-                assert end.commands == {"find": 1, "insert": 1, "update": 2, "delete": 1}
+                # Its totals and week under one lease.
+                assert end.commands == turns({"find": 1, "insert": 1, "update": 2, "delete": 1}, 1)
                 assert start.commands == {"find": 1, "insert": 1}
-            assert log.commands == {"find": 1, "insert": 2, "update": 3, "delete": 1}
+            # And the trace dropped from its totals under another.
+            assert log.commands == turns({"find": 1, "insert": 2, "update": 3, "delete": 1}, 2)
     finally:
         await store.client.drop_database(store.workouts.database.name)
         await store.stop()
