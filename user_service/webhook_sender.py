@@ -52,6 +52,11 @@ QUEUE_DEPTH = Gauge("webhook_queue_depth", "Deliveries on the schedule (the due 
 OLDEST_DUE = Gauge(
     "webhook_oldest_due_age_seconds", "How long past its time the oldest due delivery waits."
 )
+NOT_SENT = {
+    "breaker_open": "not sent in time: the receiver kept failing (its breaker is open)",
+    "rate_limited": "not sent in time: over the receiver's rate limit",
+    "busy": "not sent in time: every slot for the receiver was taken",
+}
 BUSY_WAIT = 0.5  # seconds a delivery waits while its destination has all its slots
 GAUGE_EVERY = 1.0
 
@@ -169,13 +174,13 @@ class Sender:
             return
         destination = webhook_rules.destination(row["url"])
         if self.busy[destination] >= self.settings.webhook_per_destination:
-            await self._defer(lease, "busy", BUSY_WAIT * (1 + random.random()))  # noqa: S311
+            await self._defer(lease, row, "busy", BUSY_WAIT * (1 + random.random()))  # noqa: S311
             return
         self.busy[destination] += 1
         try:
             wait, reason = await self.guards.wait(destination)
             if wait > 0:
-                await self._defer(lease, reason, wait)
+                await self._defer(lease, row, reason, wait)
                 return
             at = dt.datetime.now(dt.UTC)
             answer = await self._post(row, at)
@@ -187,9 +192,18 @@ class Sender:
         await self.guards.record(destination, webhook_rules.is_receiver_fault(answer.status))
         await self._settle(lease, row, answer, at)
 
-    async def _defer(self, lease: Lease, reason: str, seconds: float) -> None:
+    async def _defer(self, lease: Lease, row: Row, reason: str, seconds: float) -> None:
+        """Back on the schedule without an attempt; dead if that is past its horizon (a
+        receiver whose breaker stays open must not keep its deliveries forever)."""
         DEFERRED.labels(reason).inc()
-        await self.queue.settle(lease, int((time.time() + seconds) * 1000))
+        now = dt.datetime.now(dt.UTC)
+        horizon = dt.timedelta(seconds=self.settings.webhook_horizon_seconds)
+        if now + dt.timedelta(seconds=seconds) <= row["round_started_at"] + horizon:
+            await self.queue.settle(lease, int((now.timestamp() + seconds) * 1000))
+            return
+        if await self.store.expire(lease.delivery_id, row["attempts"], now, NOT_SENT[reason]):
+            DELIVERIES.labels("dead").inc()
+        await self.queue.settle(lease, None)
 
     async def _post(self, row: Row, at: dt.datetime) -> webhook_http.Answer:
         body = json.dumps(row["payload"], separators=(",", ":")).encode()

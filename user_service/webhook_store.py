@@ -233,6 +233,20 @@ class WebhookStore:
             )
         return True
 
+    async def expire(
+        self, delivery: uuid.UUID, attempts_before: int, at: dt.datetime, error: str
+    ) -> bool:
+        """A pending delivery dead without another attempt, which could not be made in
+        time. Its last error stays its last attempt's; `error` says why when it had none."""
+        async with self.store.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE deliveries SET status = 'dead', last_error = coalesce(last_error, %s), "
+                "finished_at = %s "
+                "WHERE delivery_id = %s AND attempts = %s AND status = 'pending'",
+                (error, at, delivery, attempts_before),
+            )
+            return cur.rowcount == 1
+
     async def replay(
         self,
         user_id: uuid.UUID,
