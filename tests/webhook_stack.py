@@ -4,6 +4,7 @@ schedule and breakers are nobody else's and its replicas can be killed."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -22,7 +23,7 @@ import redis.asyncio as aioredis
 from psycopg.rows import dict_row
 
 from devstack import services
-from devstack.servers import Server, running, start_redis
+from devstack.servers import Server, free_port, running, start_redis
 from servicekit.events import WORKOUTS_STREAM
 from tests.conftest import fresh_database
 from tests.helpers import Account, sign_up, wait_for, workout_event
@@ -220,35 +221,60 @@ class Stack:
         return self.deliveries(webhook_id)
 
 
+# The two stacks the webhook tests share (tests.conftest): one replica, for the API and
+# deliveries to a receiver; two, for replicas and breakers.
+SINGLE = {
+    "WEBHOOK_MAX_PER_USER": "3",
+    "WEBHOOK_HORIZON_SECONDS": "3",
+    "WEBHOOK_MAX_ATTEMPTS": "50",
+    "WEBHOOK_RATE_LIMIT": "5/second",
+    "WEBHOOK_BREAKER_FAILURES": "1000",  # the breaker's own test uses the other stack
+}
+PAIR = {
+    "WEBHOOK_BREAKER_FAILURES": "3",
+    "WEBHOOK_BREAKER_RESET_SECONDS": "30",
+    # Shorter than the reset: what an open breaker holds dies at once, unsent.
+    "WEBHOOK_HORIZON_SECONDS": "10",
+    "WEBHOOK_TIMEOUT_SECONDS": "2",
+    "WEBHOOK_LEASE_SECONDS": "3",
+    "WEBHOOK_PER_DESTINATION": "4",
+    "WEBHOOK_CONCURRENCY": "16",
+    "WEBHOOK_RECONCILE_SECONDS": "1",
+}
+
+
 @contextlib.asynccontextmanager
 async def stack(
-    postgres: Server, scoring: services.ServiceProcess, replicas: int = 1, **settings: str
+    postgres: Server, scoring: services.ServiceProcess, replicas: int, settings: dict[str, str]
 ) -> AsyncIterator[Stack]:
     with running(start_redis) as redis_server:
-        database_url = fresh_database(postgres)
         env = {
             **FAST,
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": fresh_database(postgres),
             "REDIS_URL": redis_server.url,
             "SCORING_SERVICE_ADDRS": scoring.address,
             **settings,
         }
-        started = [await services.start("user_service", env) for _ in range(replicas)]
-        gateway = await services.start_http(
-            "gateway",
-            {
-                "USER_SERVICE_ADDRS": ",".join(r.address for r in started),
-                "ACTIVITY_SERVICE_ADDRS": "127.0.0.1:1",  # not called by these tests
-                "SCORING_SERVICE_ADDRS": scoring.address,
-                "REDIS_URL": redis_server.url,
-                "RATE_LIMIT_IP": "100000/minute",
-                "RATE_LIMIT_USER": "100000/minute",
-                "RATE_LIMIT_AUTH": "100000/minute",
-            },
+        ports = [free_port() for _ in range(replicas)]
+        gateway_env = {
+            "USER_SERVICE_ADDRS": ",".join(f"127.0.0.1:{p}" for p in ports),
+            "ACTIVITY_SERVICE_ADDRS": "127.0.0.1:1",  # not called by these tests
+            "SCORING_SERVICE_ADDRS": scoring.address,
+            "REDIS_URL": redis_server.url,
+            "RATE_LIMIT_IP": "100000/minute",
+            "RATE_LIMIT_USER": "100000/minute",
+            "RATE_LIMIT_AUTH": "100000/minute",
+        }
+        # Started side by side: each takes seconds to import and start.
+        started, gateway = await asyncio.gather(
+            asyncio.gather(
+                *(services.start("user_service", {**env, "GRPC_PORT": str(p)}) for p in ports)
+            ),
+            services.start_http("gateway", gateway_env),
         )
         client = aioredis.from_url(redis_server.url, decode_responses=True)
         api = httpx.AsyncClient(base_url=f"{gateway.url}/api/v1", timeout=20)
-        built = Stack(redis_server, client, database_url, env, started, gateway, api)
+        built = Stack(redis_server, client, env["DATABASE_URL"], env, list(started), gateway, api)
         try:
             yield built
         finally:

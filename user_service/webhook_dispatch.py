@@ -119,8 +119,15 @@ class Dispatcher:
                 if not group_ready:
                     await self.reader.create_group()
                     group_ready = True
-                for stream, entry_id, fields in await self.reader.next_batch():
-                    await self.handle(stream, entry_id, fields)
+                # A batch's events side by side: one user's burst of events must not hold
+                # up the next user's (the database pool bounds how many run at once).
+                batch = await self.reader.next_batch()
+                done = await asyncio.gather(
+                    *(self.handle(*e) for e in batch), return_exceptions=True
+                )
+                for entry, result in zip(batch, done, strict=True):
+                    if isinstance(result, Exception):  # it stays pending and is claimed again
+                        log.error("dispatch_failed", entry_id=entry[1], error=repr(result))
             except asyncio.CancelledError:
                 raise
             except Exception:  # the entry stays pending and is claimed again

@@ -5,13 +5,14 @@ reset time rather than one per delivery, and never holds the others up.
 The limit is the `limits` library's moving window on Redis (the library has no token
 bucket; a moving window of N per second admits the same sustained rate and a burst of at
 most N). The breaker is pybreaker's, with its Redis storage, which takes a synchronous
-client: its calls (sub-millisecond on a local Redis) run in a worker thread, so a slow
-Redis never stalls the event loop. When a breaker's reset time has passed, one trial goes
-out (a Redis key decides which) and the others wait a little more."""
+client: its calls (two or three sub-millisecond round trips to the Redis next door per
+attempt) are made on the event loop, under a short socket timeout. A worker thread per call
+was tried and cost more: under load, deliveries queued for threads behind other ones, and
+a healthy receiver's waited for a dead one's. When a breaker's reset time has passed, one
+trial goes out (a Redis key decides which) and the others wait a little more."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import random
 import time
@@ -28,6 +29,7 @@ log = structlog.get_logger("webhooks")
 PREFIX = "fitmesh:webhooks"
 BREAKERS_KEPT = 10_000  # destinations whose breaker objects a replica keeps in memory
 TRIAL_WAIT = 1.0  # seconds others wait while a trial runs
+SYNC_TIMEOUT = 0.25  # seconds a breaker's Redis call may hold the event loop
 
 
 class ReceiverDown(Exception):
@@ -57,7 +59,9 @@ class Guards:
         self.limiter = MovingWindowRateLimiter(storage)
         self.rate = parse(rate)
         self.failures, self.reset_seconds = failures, reset_seconds
-        self.sync = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
+        self.sync = redis.Redis.from_url(
+            redis_url, socket_timeout=SYNC_TIMEOUT, socket_connect_timeout=SYNC_TIMEOUT
+        )
         self._breakers: OrderedDict[str, pybreaker.CircuitBreaker] = OrderedDict()
 
     def close(self) -> None:
@@ -66,7 +70,7 @@ class Guards:
     async def wait(self, destination: str) -> tuple[float, str]:
         """Seconds a delivery to `destination` must wait before it may be attempted, and
         why; 0 when it may go now (and then it counts against the rate limit)."""
-        held = await asyncio.to_thread(self._breaker_wait, destination)
+        held = self._breaker_wait(destination)
         if held > 0:
             return held, "breaker_open"
         if await self.limiter.hit(self.rate, destination):
@@ -75,10 +79,6 @@ class Guards:
         # Spread what was refused over the next window rather than all at its start.
         spread = random.uniform(0, 0.2)  # noqa: S311
         return max(0.01, stats.reset_time - time.time()) + spread, "rate_limited"
-
-    async def record(self, destination: str, fault: bool) -> None:
-        """An attempt's result: a fault counts toward opening; anything else closes."""
-        await asyncio.to_thread(self._record, destination, fault)
 
     def _breaker(self, destination: str) -> pybreaker.CircuitBreaker:
         breaker = self._breakers.get(destination)
@@ -114,7 +114,8 @@ class Guards:
             return 0.0
         return TRIAL_WAIT + random.uniform(0, TRIAL_WAIT)  # noqa: S311
 
-    def _record(self, destination: str, fault: bool) -> None:
+    def record(self, destination: str, fault: bool) -> None:
+        """An attempt's result: a fault counts toward opening; anything else closes."""
         breaker = self._breaker(destination)
         trial = breaker.current_state != pybreaker.STATE_CLOSED
         try:

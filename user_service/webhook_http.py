@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import logging
 import secrets
 import socket
 import time
@@ -41,18 +42,24 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         self.inner = httpcore.AnyIOBackend()
 
     async def resolve(self, host: str, port: int, timeout: float | None) -> list[IpAddress]:
+        try:
+            addresses = [ipaddress.ip_address(host)]  # a literal needs no resolver
+        except ValueError:
+            addresses = await self._lookup(host, port, timeout)
+        # Every address must pass: which one a connection uses is not ours to promise.
+        for address in addresses:
+            if refusal := self.rule.refusal(address):
+                raise AddressRefused(f"{host} resolves to {refusal}, which is not allowed")
+        return addresses
+
+    async def _lookup(self, host: str, port: int, timeout: float | None) -> list[IpAddress]:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
                 found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, TimeoutError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}") from exc
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in found))
-        # Every address must pass: which one a connection uses is not ours to promise.
-        for address in addresses:
-            if refusal := self.rule.refusal(address):
-                raise AddressRefused(f"{host} resolves to {refusal}, which is not allowed")
-        return addresses
+        return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in found))
 
     async def connect_tcp(
         self,
@@ -93,6 +100,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
 
 def client(rule: AddressRule, connect_timeout: float, timeout: float) -> httpx.AsyncClient:
+    # httpx logs each request at INFO with its URL, whose query may hold a verify token;
+    # the sender logs one line of its own per attempt.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return httpx.AsyncClient(
         transport=GuardedTransport(rule, httpx.Limits(max_connections=None)),
         timeout=httpx.Timeout(timeout, connect=connect_timeout),

@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import random
 import time
-from collections import Counter as Tally
 
 import httpx
 import structlog
@@ -29,6 +27,7 @@ from user_service.store import Row
 from user_service.webhook_guards import Guards
 from user_service.webhook_queue import Lease, Queue
 from user_service.webhook_rules import RetryPolicy, Verdict
+from user_service.webhook_slots import Slots
 from user_service.webhook_store import Outcome, WebhookStore
 
 log = structlog.get_logger("webhooks")
@@ -55,9 +54,7 @@ OLDEST_DUE = Gauge(
 NOT_SENT = {
     "breaker_open": "not sent in time: the receiver kept failing (its breaker is open)",
     "rate_limited": "not sent in time: over the receiver's rate limit",
-    "busy": "not sent in time: every slot for the receiver was taken",
 }
-BUSY_WAIT = 0.5  # seconds a delivery waits while its destination has all its slots
 GAUGE_EVERY = 1.0
 
 
@@ -96,7 +93,7 @@ class Sender:
         self.store, self.queue, self.guards, self.cipher = store, queue, guards, cipher
         self.http, self.settings, self.rules = http, settings, policy(settings)
         self.tasks: set[asyncio.Task[None]] = set()
-        self.busy: Tally[str] = Tally()
+        self.slots = Slots(settings.webhook_per_destination)
         self._loop = Background(self._run)
         self._gauges_at = 0.0
 
@@ -167,30 +164,49 @@ class Sender:
             log.exception("delivery_failed", delivery_id=str(lease.delivery_id))
 
     async def _deliver(self, lease: Lease) -> None:
+        ready = await self._ready(lease)
+        if ready is None:
+            return
+        row, destination = ready
+        with self.slots.taken(destination):
+            at = dt.datetime.now(dt.UTC)
+            answer = await self._post(row, at)
+        self.slots.observe(destination, answer.latency_ms / 1000)
+        ATTEMPT_SECONDS.observe(answer.latency_ms / 1000)
+        self.guards.record(destination, webhook_rules.is_receiver_fault(answer.status))
+        await self._settle(lease, row, answer, at)
+
+    async def _ready(self, lease: Lease) -> tuple[Row, str] | None:
+        """The delivery and its destination when it may be attempted now; otherwise None,
+        and it is back on the schedule (or off it, when there is nothing to send)."""
+        known = self.slots.destination_of(lease.delivery_id)
+        if known is not None and self.slots.full(known):
+            await self._busy(lease, known)
+            return None
         row = await self.store.load(lease.delivery_id)
         if row is None or row["status"] != "pending" or row["webhook_status"] != "active":
             # Deleted, finished, or paused (resuming schedules its pending ones again).
             await self.queue.settle(lease, None)
-            return
+            return None
         destination = webhook_rules.destination(row["url"])
-        if self.busy[destination] >= self.settings.webhook_per_destination:
-            await self._defer(lease, row, "busy", BUSY_WAIT * (1 + random.random()))  # noqa: S311
-            return
-        self.busy[destination] += 1
-        try:
+        self.slots.remember(lease.delivery_id, destination)
+        if not self.slots.full(destination):
             wait, reason = await self.guards.wait(destination)
             if wait > 0:
                 await self._defer(lease, row, reason, wait)
-                return
-            at = dt.datetime.now(dt.UTC)
-            answer = await self._post(row, at)
-        finally:
-            self.busy[destination] -= 1
-            if not self.busy[destination]:
-                del self.busy[destination]
-        ATTEMPT_SECONDS.observe(answer.latency_ms / 1000)
-        await self.guards.record(destination, webhook_rules.is_receiver_fault(answer.status))
-        await self._settle(lease, row, answer, at)
+                return None
+        # Checked again after the wait, with no pause before the slot is taken.
+        if self.slots.full(destination):
+            await self._busy(lease, destination)
+            return None
+        return row, destination
+
+    async def _busy(self, lease: Lease, destination: str) -> None:
+        """Back when a slot is likely free: the receiver is working, if slowly, so no
+        horizon is applied while it waits."""
+        DEFERRED.labels("busy").inc()
+        wait = self.slots.wait(destination)
+        await self.queue.settle(lease, int((time.time() + wait) * 1000))
 
     async def _defer(self, lease: Lease, row: Row, reason: str, seconds: float) -> None:
         """Back on the schedule without an attempt; dead if that is past its horizon (a

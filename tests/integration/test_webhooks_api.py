@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
-from devstack import services
-from devstack.servers import Server
 from gateway.webhook_models import RECEIVER_EXAMPLE
 from tests.helpers import wait_for
-from tests.webhook_stack import Receiver, Stack, failing_first, receiving, stack
+from tests.webhook_stack import Receiver, Stack, failing_first, receiving
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-@pytest_asyncio.fixture(scope="module")
-async def hooks(postgres: Server, scoring_service: services.ServiceProcess) -> AsyncIterator[Stack]:
-    async with stack(postgres, scoring_service, WEBHOOK_MAX_PER_USER="3") as built:
-        yield built
+@pytest.fixture
+def hooks(webhook_single: Stack) -> Stack:
+    return webhook_single
 
 
 @pytest.fixture

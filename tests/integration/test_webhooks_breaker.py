@@ -7,36 +7,21 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest_asyncio
+import pytest
 
-from devstack import services
-from devstack.servers import Server
 from tests.helpers import Account, wait_for
-from tests.webhook_stack import Receiver, Stack, always, receiving, stack
+from tests.webhook_stack import PAIR, Receiver, Stack, always, receiving
 from user_service.webhook_sender import NOT_SENT
 
-FAILURES, PER_DESTINATION, REPLICAS = 3, 4, 2
+FAILURES = int(PAIR["WEBHOOK_BREAKER_FAILURES"])
+PER_DESTINATION = int(PAIR["WEBHOOK_PER_DESTINATION"])
 
 
-@pytest_asyncio.fixture(scope="module")
-async def hooks(postgres: Server, scoring_service: services.ServiceProcess) -> AsyncIterator[Stack]:
-    async with stack(
-        postgres,
-        scoring_service,
-        replicas=REPLICAS,
-        WEBHOOK_BREAKER_FAILURES=str(FAILURES),
-        WEBHOOK_BREAKER_RESET_SECONDS="30",
-        # Shorter than the reset: what the open breaker holds dies at once, unsent.
-        WEBHOOK_HORIZON_SECONDS="10",
-        WEBHOOK_TIMEOUT_SECONDS="1",
-        WEBHOOK_LEASE_SECONDS="2",
-        WEBHOOK_PER_DESTINATION=str(PER_DESTINATION),
-        WEBHOOK_CONCURRENCY="16",
-    ) as built:
-        yield built
+@pytest.fixture
+def hooks(webhook_pair: Stack) -> Stack:
+    return webhook_pair
 
 
 async def lags(hooks: Stack, me: Account, receiver: Receiver, path: str, count: int) -> list[float]:
@@ -55,8 +40,8 @@ async def lags(hooks: Stack, me: Account, receiver: Receiver, path: str, count: 
     return [r.at - sent[r.headers["webhook-id"]] for r in receiver.posts(path)[already:]]
 
 
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
+def p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10)[-1]
 
 
 async def test_a_dead_receiver_opens_its_breaker_and_slows_no_one_else(hooks: Stack) -> None:
@@ -72,21 +57,23 @@ async def test_a_dead_receiver_opens_its_breaker_and_slows_no_one_else(hooks: St
         beside = await lags(hooks, fast, healthy, "/fast", 20)
 
         # The healthy receiver's lag did not move: relative bounds, with room for a busy
-        # machine. Were its deliveries waiting behind the dead one's, they would wait its
-        # 1 s timeout, again and again.
-        assert statistics.median(beside) <= 2 * statistics.median(alone) + 0.1, (alone, beside)
-        assert p95(beside) <= 2 * p95(alone) + 0.5, (alone, beside)
+        # two-core machine doing the dead receiver's work besides. Were its deliveries
+        # waiting behind the dead one's, each would wait out the 2 s timeout, or several.
+        assert statistics.median(beside) <= 2 * statistics.median(alone) + 0.3, (alone, beside)
+        assert p90(beside) <= 2 * p90(alone) + 0.6, (alone, beside)
 
-        state = await hooks.redis.get(
-            f"fitmesh:webhooks:breaker:{dead_destination(dead)}:pybreaker:state"
-        )
-        assert state == "open"
+        state = f"fitmesh:webhooks:breaker:{dead_destination(dead)}:pybreaker:state"
+
+        async def opened() -> bool:
+            return await hooks.redis.get(state) == "open"
+
+        await wait_for(opened, timeout=15)  # for both replicas: its state is in Redis
         # Before it opened, each replica had at most its slots in flight to the receiver.
-        assert len(dead.posts("/hang")) <= REPLICAS * PER_DESTINATION + FAILURES
+        assert len(dead.posts("/hang")) <= len(hooks.replicas) * PER_DESTINATION + FAILURES
         deliveries = await hooks.settled(doomed["id"], 40, timeout=30)
         assert {d["status"] for d in deliveries} == {"dead"}
         unsent = [d for d in deliveries if d["attempts"] == 0]
-        assert len(unsent) >= 40 - REPLICAS * PER_DESTINATION - FAILURES
+        assert len(unsent) >= 40 - len(hooks.replicas) * PER_DESTINATION - FAILURES
         assert {d["last_error"] for d in unsent} == {NOT_SENT["breaker_open"]}
         async with httpx.AsyncClient() as client:
             scraped = [

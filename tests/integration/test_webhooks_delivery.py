@@ -14,37 +14,28 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from devstack import services
-from devstack.servers import Server, free_port
+from devstack.servers import free_port
 from gateway.webhook_models import RECEIVER_EXAMPLE
 from servicekit.events import HEALTH_STREAM, MetricDayTotal
 from tests.helpers import wait_for
-from tests.webhook_stack import Receiver, Stack, always, failing_first, receiving, since, stack
+from tests.webhook_stack import FAST, Receiver, Stack, always, failing_first, receiving, since
 from user_service.webhook_rules import backoff_ceiling
 
-BASE, CAP = 0.2, 1.0  # the stack's backoff (tests.webhook_stack.FAST)
+BASE = float(FAST["WEBHOOK_RETRY_BASE_SECONDS"])
+CAP = float(FAST["WEBHOOK_RETRY_CAP_SECONDS"])
 SLACK = 0.5  # a sender's poll, a database write and a busy two-core machine
 
 
-@pytest_asyncio.fixture(scope="module")
-async def hooks(postgres: Server, scoring_service: services.ServiceProcess) -> AsyncIterator[Stack]:
-    async with stack(
-        postgres,
-        scoring_service,
-        WEBHOOK_HORIZON_SECONDS="3",
-        WEBHOOK_MAX_ATTEMPTS="50",
-        WEBHOOK_RATE_LIMIT="5/second",
-        WEBHOOK_BREAKER_FAILURES="1000",  # the breaker's own test is elsewhere
-    ) as built:
-        yield built
+@pytest.fixture
+def hooks(webhook_single: Stack) -> Stack:
+    return webhook_single
 
 
 @pytest.fixture

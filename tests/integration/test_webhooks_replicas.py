@@ -7,34 +7,22 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest_asyncio
+import pytest
 
-from devstack import services
-from devstack.servers import Server
 from servicekit.events import WORKOUTS_STREAM
 from tests.helpers import consumed, wait_for, workout_event
-from tests.webhook_stack import Stack, always, failing_first, receiving, stack
+from tests.webhook_stack import PAIR, Stack, always, failing_first, receiving
 from user_service.webhook_queue import DUE, LEASED
 from user_service.webhook_store import delivery_id
 
-PER_DESTINATION = 4
+PER_DESTINATION = int(PAIR["WEBHOOK_PER_DESTINATION"])
 
 
-@pytest_asyncio.fixture(scope="module")
-async def hooks(postgres: Server, scoring_service: services.ServiceProcess) -> AsyncIterator[Stack]:
-    async with stack(
-        postgres,
-        scoring_service,
-        replicas=2,
-        WEBHOOK_TIMEOUT_SECONDS="1.5",
-        WEBHOOK_LEASE_SECONDS="2",
-        WEBHOOK_PER_DESTINATION=str(PER_DESTINATION),
-        WEBHOOK_RECONCILE_SECONDS="1",
-    ) as built:
-        yield built
+@pytest.fixture
+def hooks(webhook_pair: Stack) -> Stack:
+    return webhook_pair
 
 
 async def test_what_a_dead_dispatcher_wrote_but_never_scheduled_goes_out_once(
@@ -92,25 +80,23 @@ async def test_a_schedule_redis_lost_is_restored_from_the_database(hooks: Stack)
 async def test_one_delivery_per_event_and_subscription_with_a_replica_killed_mid_batch(
     hooks: Stack,
 ) -> None:
+    # A third replica joins the two, and is the one killed: the shared stack stays whole.
+    doomed = await hooks.add_replica()
     with receiving() as first, receiving() as second:
         for receiver in (first, second):
             receiver.behaviours["/slow"] = always(204, delay=0.2)
         me = await hooks.account()
-        hooks_made = [
-            await hooks.subscribe(me, receiver.url("/slow")) for receiver in (first, second)
-        ]
-        events = [await hooks.workout(me.user_id) for _ in range(30)]
+        made = [await hooks.subscribe(me, r.url("/slow")) for r in (first, second)]
+        events = [await hooks.workout(me.user_id) for _ in range(40)]
 
-        async def both_sending() -> bool:
-            # Each replica holds deliveries to each receiver by now (4 slots each).
-            return len(first.posts("/slow")) >= 8 and await hooks.redis.zcard(LEASED) >= 2
+        async def doomed_sending() -> bool:
+            return "webhook_attempt" in doomed.log() and await hooks.redis.zcard(LEASED) >= 2
 
-        await wait_for(both_sending, timeout=15)
-        hooks.replicas[0].kill()  # SIGKILL: no drain, its leases and stream entries orphaned
-        assert "webhook_attempt" in hooks.replicas[0].log()  # it was sending when killed
+        await wait_for(doomed_sending, timeout=15)
+        doomed.kill()  # SIGKILL: no drain, its leases and stream entries orphaned
 
-        for made in hooks_made:
-            deliveries = await hooks.settled(made["id"], 30, timeout=40)
+        for webhook in made:
+            deliveries = await hooks.settled(webhook["id"], len(events), timeout=40)
             assert {d["status"] for d in deliveries} == {"delivered"}
             assert sorted(d["event_id"] for d in deliveries) == sorted(events)
         for receiver in (first, second):
@@ -120,3 +106,4 @@ async def test_one_delivery_per_event_and_subscription_with_a_replica_killed_mid
             assert sum(received.values()) - len(events) <= PER_DESTINATION
         assert await consumed(hooks.redis, "webhooks")
         assert await hooks.redis.zcard(LEASED) == 0
+    hooks.replicas.remove(doomed)

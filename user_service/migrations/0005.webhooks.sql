@@ -23,8 +23,8 @@ CREATE UNIQUE INDEX webhooks_idempotency_key ON webhooks (user_id, idempotency_k
     WHERE idempotency_key IS NOT NULL;
 
 CREATE TABLE deliveries (
-    -- uuid5 of (event id, webhook id): an event delivered to the dispatcher twice makes
-    -- one delivery.
+    -- Derived from (event id, webhook id): an event read by the dispatcher twice makes one
+    -- delivery.
     delivery_id      uuid PRIMARY KEY,
     webhook_id       uuid NOT NULL REFERENCES webhooks (webhook_id) ON DELETE CASCADE,
     event_id         text NOT NULL,
