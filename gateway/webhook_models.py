@@ -69,7 +69,7 @@ class WebhookCreate(Body):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"url": "https://example.com/fitmesh", "events": ["workout.completed"]},
+                {"url": "https://hooks.example.com/fitmesh", "events": ["workout.completed"]},
             ]
         },
     )

@@ -4,12 +4,14 @@ idempotent creation, pause and resume, and the documentation of signatures."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fitmesh.user.v1 import account_pb2, account_pb2_grpc
 from gateway.webhook_models import RECEIVER_EXAMPLE
 from tests.helpers import wait_for
 from tests.webhook_stack import Receiver, Stack, failing_first, receiving
@@ -250,3 +252,18 @@ async def test_the_docs_show_the_receiver_the_readme_shows(hooks: Stack) -> None
         "/api/v1/webhooks/{webhook_id}/deliveries",
         "/api/v1/webhooks/{webhook_id}/replay",
     } <= set(document["paths"])
+
+
+async def test_an_export_lists_webhooks_without_their_secrets(
+    hooks: Stack, receiver: Receiver
+) -> None:
+    me = await hooks.account()
+    created = await hooks.subscribe(me, receiver.url("/exported"))
+    async with hooks.replicas[0].channel("gateway") as channel:
+        stub = account_pb2_grpc.AccountServiceStub(channel)
+        request = account_pb2.ExportAccountRequest(user_id=me.user_id)
+        records = [(r.kind, json.loads(r.json)) async for r in stub.ExportAccount(request)]
+    (webhook,) = [data for kind, data in records if kind == "webhook"]
+    assert webhook["webhook_id"] == created["id"]
+    assert webhook["url"] == receiver.url("/exported")
+    assert "secret" not in json.dumps(webhook)
