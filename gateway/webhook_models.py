@@ -16,7 +16,14 @@ from servicekit.protoenum import enum_name
 from servicekit.protofields import to_datetime
 
 # The user service checks the same list; here it documents the API.
-EventType = Literal["workout.completed", "metric.recorded", "goal.achieved"]
+EventType = Literal[
+    "workout.completed",
+    "workout.updated",
+    "workout.deleted",
+    "import.finished",
+    "metric.recorded",
+    "goal.achieved",
+]
 DeliveryStatus = Literal["pending", "delivered", "failed", "dead"]
 
 RECEIVER_EXAMPLE = '''\

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
-import socket
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,24 +19,26 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 
-from servicekit.background import Background
+from servicekit.consumer import StreamConsumer, consumer_name
 from servicekit.events import (
     GOALS_STREAM,
     HEALTH_STREAM,
+    IMPORT_FINISHED,
     WORKOUTS_STREAM,
     GoalAchieved,
+    ImportFinished,
     MalformedEvent,
     MetricDayTotal,
-    WorkoutCompleted,
+    decode_workout_event,
 )
 from user_service import webhook_rules
 from user_service.settings import UserSettings
-from user_service.streams import GroupReader
 from user_service.webhook_queue import Queue
 from user_service.webhook_store import WebhookStore
 
 log = structlog.get_logger("webhooks")
 STREAMS = (WORKOUTS_STREAM, HEALTH_STREAM, GOALS_STREAM)
+BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -54,29 +54,32 @@ def entry_time(entry_id: str) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, dt.UTC)
 
 
+def _data(event: Any) -> dict[str, Any]:
+    """An event's fields but its id (the webhook-id header carries it), times as RFC 3339."""
+    return {
+        k: v.astimezone(dt.UTC).isoformat() if isinstance(v, dt.datetime) else v
+        for k, v in asdict(event).items()
+        if k != "event_id"
+    }
+
+
 def _content(stream: str, fields: dict[str, str]) -> tuple[str, str, str, dict[str, Any]]:
     """The webhook event type, event id, user id and data of a stream entry."""
-    if stream == WORKOUTS_STREAM:
-        workout = WorkoutCompleted.from_fields(fields)
-        data = {k: v for k, v in asdict(workout).items() if k != "event_id"}
-        data["ended_at"] = workout.ended_at.astimezone(dt.UTC).isoformat()
-        return webhook_rules.WORKOUT_COMPLETED, workout.event_id, workout.user_id, data
     if stream == HEALTH_STREAM:
         total = MetricDayTotal.from_fields(fields)
-        data = {
-            "user_id": total.user_id,
-            "metric_type": total.metric_type,
-            "day": total.day.isoformat(),
-            "total": total.total,
-        }
+        data = _data(total) | {"day": total.day.isoformat()}
         return webhook_rules.METRIC_RECORDED, total.event_id, total.user_id, data
-    achieved = GoalAchieved.from_fields(fields)
-    return (
-        webhook_rules.GOAL_ACHIEVED,
-        achieved.event_id,
-        achieved.user_id,
-        json.loads(achieved.goal),
-    )
+    if stream == GOALS_STREAM:
+        achieved = GoalAchieved.from_fields(fields)
+        goal = json.loads(achieved.goal)
+        return webhook_rules.GOAL_ACHIEVED, achieved.event_id, achieved.user_id, goal
+    if fields.get("type") == IMPORT_FINISHED:
+        done = ImportFinished.from_fields(fields)
+        return webhook_rules.IMPORT_FINISHED, done.event_id, done.user_id, _data(done)
+    # workout.completed, workout.updated (the whole new state) and workout.deleted, each
+    # with the workout's version: a receiver keeps the newest it has seen.
+    workout = decode_workout_event(fields)
+    return workout.TYPE, workout.event_id, workout.user_id, _data(workout)
 
 
 def webhook_event(stream: str, entry_id: str, fields: dict[str, str]) -> WebhookEvent:
@@ -90,62 +93,45 @@ def webhook_event(stream: str, entry_id: str, fields: dict[str, str]) -> Webhook
     return WebhookEvent(event_id, event_type, user_id, payload)
 
 
-class Dispatcher:
+class Dispatcher(StreamConsumer):
     def __init__(
         self, store: WebhookStore, queue: Queue, redis: aioredis.Redis, settings: UserSettings
     ) -> None:
-        self.store, self.queue = store, queue
-        consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
-        self.reader = GroupReader(
+        super().__init__(
             redis,
             STREAMS,
             settings.webhook_consumer_group,
-            consumer,
+            consumer_name(settings.consumer_name),
             settings.consumer_claim_idle_ms,
             settings.consumer_block_ms,
+            BATCH,
         )
-        self._loop = Background(self._run)
+        self.store, self.queue = store, queue
 
-    async def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
-
-    async def _run(self) -> None:
-        group_ready = False
-        while True:
-            try:
-                if not group_ready:
-                    await self.reader.create_group()
-                    group_ready = True
-                # A batch's events side by side: one user's burst of events must not hold
-                # up the next user's (the database pool bounds how many run at once).
-                batch = await self.reader.next_batch()
-                done = await asyncio.gather(
-                    *(self.handle(*e) for e in batch), return_exceptions=True
-                )
-                for entry, result in zip(batch, done, strict=True):
-                    if isinstance(result, Exception):  # it stays pending and is claimed again
-                        log.error("dispatch_failed", entry_id=entry[1], error=repr(result))
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the entry stays pending and is claimed again
-                log.exception("dispatch_step_failed")
-                await asyncio.sleep(1)
+    async def step(self) -> None:
+        # A batch's events side by side: one user's burst of events must not hold up the
+        # next user's (the database pool bounds how many run at once).
+        batch = await self.entries()
+        done = await asyncio.gather(*(self.handle(*e) for e in batch), return_exceptions=True)
+        for entry, result in zip(batch, done, strict=True):
+            if isinstance(result, Exception):  # it stays pending and is claimed again
+                log.error("dispatch_failed", entry_id=entry[1], error=repr(result))
 
     async def handle(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
         try:
             event = webhook_event(stream, entry_id, fields)
         except (MalformedEvent, ValueError) as exc:
-            # The goal consumer keeps such entries for a human (events.dead_letters).
+            if stream == GOALS_STREAM:  # no other consumer reads it: keep it for a human
+                await self.dead_letter(stream, entry_id, fields, str(exc))
+                return
+            # The goal consumer keeps the workout and health streams' poison entries.
             log.warning("webhook_event_malformed", stream=stream, entry_id=entry_id, error=str(exc))
-            await self.reader.ack(stream, entry_id)
+            await self.redis.xack(stream, self.group, entry_id)
             return
         ids = await self.store.add_deliveries(
             event.user_id, event.event_id, event.event_type, event.payload
         )
         await self.queue.schedule(ids)
-        await self.reader.ack(stream, entry_id)
+        await self.redis.xack(stream, self.group, entry_id)
         if ids:
             log.info("webhook_event_dispatched", event_id=event.event_id, deliveries=len(ids))

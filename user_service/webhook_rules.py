@@ -18,10 +18,22 @@ from dataclasses import dataclass
 
 from servicekit.errors import Violations
 
+# The webhook events: the workout stream's own types, a day's metric total (its stream's
+# metric.day_total) and goal alerts.
 WORKOUT_COMPLETED = "workout.completed"
+WORKOUT_UPDATED = "workout.updated"
+WORKOUT_DELETED = "workout.deleted"
+IMPORT_FINISHED = "import.finished"
 METRIC_RECORDED = "metric.recorded"
 GOAL_ACHIEVED = "goal.achieved"
-EVENT_TYPES = (WORKOUT_COMPLETED, METRIC_RECORDED, GOAL_ACHIEVED)
+EVENT_TYPES = (
+    WORKOUT_COMPLETED,
+    WORKOUT_UPDATED,
+    WORKOUT_DELETED,
+    IMPORT_FINISHED,
+    METRIC_RECORDED,
+    GOAL_ACHIEVED,
+)
 MAX_URL = 2048
 MAX_VERIFY_TOKEN = 128
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret

@@ -16,8 +16,9 @@ from gateway.routes.users import Cursor, IdempotencyKey, Limit
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 StatusFilter = Annotated[models.DeliveryStatus | None, Query(description="Only this status.")]
 
-CREATE = f"""Subscribes a URL to events: `workout.completed`, `metric.recorded` (a day's
-new total of steps, sleep minutes or water), `goal.achieved`.
+CREATE = f"""Subscribes a URL to events: `workout.completed`, `workout.updated` and
+`workout.deleted` (each with the workout's version: keep the newest), `import.finished`,
+`metric.recorded` (a day's new total of steps, sleep minutes or water), `goal.achieved`.
 
 The URL must be https and resolve to public addresses only (the server may allow http and
 named networks). It is checked with a challenge first: fitmesh sends `GET

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,14 +24,22 @@ import pytest
 
 from devstack.servers import free_port
 from gateway.webhook_models import RECEIVER_EXAMPLE
-from servicekit.events import HEALTH_STREAM, MetricDayTotal
-from tests.helpers import wait_for
+from servicekit.events import (
+    HEALTH_STREAM,
+    WORKOUTS_STREAM,
+    ImportFinished,
+    MetricDayTotal,
+    WorkoutDeleted,
+    revision_event_id,
+)
+from tests.helpers import wait_for, workout_event
 from tests.webhook_stack import FAST, Receiver, Stack, always, failing_first, receiving, since
-from user_service.webhook_rules import backoff_ceiling
+from user_service.webhook_rules import EVENT_TYPES, backoff_ceiling
 
 BASE = float(FAST["WEBHOOK_RETRY_BASE_SECONDS"])
 CAP = float(FAST["WEBHOOK_RETRY_CAP_SECONDS"])
 SLACK = 0.5  # a sender's poll, a database write and a busy two-core machine
+NOW = dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture
@@ -136,41 +145,61 @@ async def test_the_readme_receiver_verifies_real_deliveries(hooks: Stack) -> Non
     assert out.decode().splitlines() == [f"{event_id} workout.completed"]
 
 
-async def test_goal_and_metric_events_reach_their_subscribers(
+async def test_every_kind_of_event_reaches_its_subscribers(
     hooks: Stack, receiver: Receiver
 ) -> None:
     me = await hooks.account()
-    await hooks.subscribe(
-        me, receiver.url("/all"), ["workout.completed", "goal.achieved", "metric.recorded"]
-    )
+    await hooks.subscribe(me, receiver.url("/all"), list(EVENT_TYPES))
     goal = await hooks.api.post(
         f"/users/{me.user_id}/goals",
         json={"goal_type": "workouts_count", "target_value": 1, "target_date": "2030-12-31"},
         headers=me.headers,
     )
     assert goal.status_code == 201, goal.text
-    await hooks.workout(me.user_id)  # completes the goal: the goal consumer alerts
+    completed = workout_event(me.user_id, uuid.uuid4().hex)  # completes the goal: an alert
+    deleted = WorkoutDeleted(
+        revision_event_id(completed.workout_id, 2), me.user_id, completed.workout_id, 2, NOW
+    )
+    finished = ImportFinished.of(me.user_id, "import-1", "failed", "", "not a GPX file", NOW)
     total = MetricDayTotal.of(me.user_id, "steps", dt.date(2026, 3, 1), 8123)
-    fields: dict[Any, Any] = total.to_fields()
-    await hooks.redis.xadd(HEALTH_STREAM, fields)
-    received = await posts(receiver, "/all", 3)
+    entries: list[tuple[str, dict[Any, Any]]] = [
+        (WORKOUTS_STREAM, completed.to_fields()),
+        (WORKOUTS_STREAM, deleted.to_fields()),
+        (WORKOUTS_STREAM, finished.to_fields()),
+        (HEALTH_STREAM, total.to_fields()),
+    ]
+    for stream, fields in entries:
+        await hooks.redis.xadd(stream, fields)
+    received = await posts(receiver, "/all", 5)
     by_type = {r.json["type"]: r for r in received}
-    assert set(by_type) == {"workout.completed", "goal.achieved", "metric.recorded"}
+    assert set(by_type) == {
+        "workout.completed",
+        "workout.deleted",
+        "import.finished",
+        "goal.achieved",
+        "metric.recorded",
+    }
+    ids = {kind: r.headers["webhook-id"] for kind, r in by_type.items()}
+    assert ids["workout.completed"] == completed.event_id
+    assert ids["workout.deleted"] == f"{completed.workout_id}@2"
+    assert ids["import.finished"] == finished.event_id
+    assert ids["metric.recorded"] == total.event_id
     achieved = by_type["goal.achieved"].json["data"]
     assert achieved["goal_id"] == goal.json()["goal_id"]
     assert achieved["status"] == "achieved"
     notifications = await hooks.api.get(f"/users/{me.user_id}/notifications", headers=me.headers)
-    alert = notifications.json()["items"][0]
-    assert by_type["goal.achieved"].headers["webhook-id"] == alert["notification_id"]
+    alerts = {n["kind"]: n for n in notifications.json()["items"]}
+    assert ids["goal.achieved"] == alerts["goal_achieved"]["notification_id"]
+    assert by_type["workout.deleted"].json["data"]["version"] == 2
+    assert by_type["import.finished"].json["data"]["error"] == "not a GPX file"
     assert by_type["metric.recorded"].json["data"] == {
         "user_id": me.user_id,
         "metric_type": "steps",
         "day": "2026-03-01",
         "total": 8123.0,
     }
-    assert by_type["metric.recorded"].headers["webhook-id"] == total.event_id
     await asyncio.sleep(0.5)
-    assert len(receiver.posts("/all")) == 3  # each event once
+    assert len(receiver.posts("/all")) == 5  # each event once (a goal undone is no event)
 
 
 async def test_failures_are_retried_within_the_backoff_bounds(

@@ -14,8 +14,12 @@ from servicekit.events import (
     HEALTH_STREAM,
     WORKOUTS_STREAM,
     GoalAchieved,
+    ImportFinished,
     MalformedEvent,
     MetricDayTotal,
+    WorkoutDeleted,
+    WorkoutUpdated,
+    revision_event_id,
 )
 from tests.helpers import workout_event
 from user_service import webhook_slots
@@ -45,6 +49,39 @@ def test_a_workout_event_becomes_workout_completed() -> None:
     assert data["ended_at"] == workout.ended_at.astimezone(dt.UTC).isoformat()
     assert "event_id" not in data
     json.dumps(event.payload)  # it goes on the wire as it is
+
+
+def test_workout_changes_and_imports_keep_their_types() -> None:
+    ended = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+    updated = WorkoutUpdated(
+        revision_event_id("w1", 2), USER, "w1", "cycling", ended, 3600, 500, 0, 60, 120, 0, 2
+    )
+    deleted = WorkoutDeleted(revision_event_id("w1", 3), USER, "w1", 3, ended)
+    done = ImportFinished.of(USER, "i1", "done", "w1", "", ended)
+    events = [
+        webhook_event(WORKOUTS_STREAM, ENTRY, e.to_fields()) for e in (updated, deleted, done)
+    ]
+    assert [(e.event_type, e.event_id) for e in events] == [
+        ("workout.updated", "w1@2"),
+        ("workout.deleted", "w1@3"),
+        ("import.finished", done.event_id),
+    ]
+    assert events[0].payload["data"]["version"] == 2
+    assert events[0].payload["data"]["workout_type"] == "cycling"
+    assert events[1].payload["data"] == {
+        "user_id": USER,
+        "workout_id": "w1",
+        "version": 3,
+        "deleted_at": "2026-01-01T09:00:00+00:00",
+    }
+    assert events[2].payload["data"] == {
+        "user_id": USER,
+        "import_id": "i1",
+        "status": "done",
+        "workout_id": "w1",
+        "error": "",
+        "finished_at": "2026-01-01T09:00:00+00:00",
+    }
 
 
 def test_a_day_total_becomes_metric_recorded() -> None:

@@ -1,4 +1,4 @@
--- depends: 0003.sessions
+-- depends: 0005.workout_edits
 -- Webhooks: a user's subscriptions, one delivery per event and subscription, and every
 -- attempt of each. Deliveries are scheduled in Redis (a sorted set of due ids); the rows
 -- here are the record, so a lost schedule is rebuilt from the pending ones.
