@@ -111,6 +111,9 @@ def run(offset: int) -> int:
         env = {
             # Keys left unset are made once and shared; anywhere else they are required.
             "ENVIRONMENT": "development",
+            # A webhook receiver on this machine (README "Webhooks").
+            "WEBHOOK_ALLOW_HTTP": "true",
+            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
             **os.environ,
             **urls,
             "PYTHONUNBUFFERED": "1",

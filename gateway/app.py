@@ -33,6 +33,7 @@ from gateway.routes import (
     system,
     users,
     web,
+    webhooks,
     workouts,
     ws,
 )
@@ -158,6 +159,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.include_router(
             api, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=MAX_BODY
         )
+    app.include_router(
+        webhooks.router, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=MAX_BODY
+    )
     app.include_router(
         health.router, prefix="/api/v1", responses=errors.RESPONSES, max_body_size=MAX_BATCH_BODY
     )

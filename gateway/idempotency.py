@@ -61,6 +61,13 @@ def _answer(body: bytes, status: int, replayed: bool = False) -> Response:
     return Response(body, status, headers, media_type="application/json")
 
 
+def kept_by_service(key: str | None, scope: str, request: BaseModel) -> Attempt:
+    """The attempt of a creating write that only its service keeps to one per key, for an
+    answer that must not be stored in Redis (it holds a secret): a repeat of the key gets
+    the first answer from the service, and one with another request is refused there."""
+    return Attempt(key, scope, _fingerprint(request, set())) if key else Attempt("", scope, "")
+
+
 async def once(
     cache: Cache,
     key: str | None,

@@ -33,6 +33,9 @@ class GatewaySettings(BaseSettings):
     backend_deadline_seconds: float = Field(default=3.0, gt=0)
     # An export streams a user's whole history: it gets longer, as a whole.
     export_deadline_seconds: float = Field(default=300.0, gt=0)
+    # Creating a webhook waits for its receiver to answer the challenge (WEBHOOK_CHALLENGE_*
+    # of the user service, 5 s by default).
+    webhook_deadline_seconds: float = Field(default=15.0, gt=0)
     # Circuit breakers: open after this many backend faults within the window,
     # then fail fast for the cool-down before one trial call.
     breaker_failures: int = Field(default=3, ge=1)

@@ -13,7 +13,9 @@ consumers share. Stream entries are flat string maps.
   day, as stored when it was published. A state, not a delta: applying it twice or out of
   order changes nothing a max does not absorb. Its own stream, so the workout stream's
   consumers (the gateway's cache invalidator) never see metric traffic, and its length
-  limit cannot trim workouts a slow consumer has not read yet."""
+  limit cannot trim workouts a slow consumer has not read yet.
+- `goal.achieved` on `fitmesh.goals`: a goal alert the user service sent (its outbox), for
+  consumers other than the live sockets (webhooks); its id is the alert's."""
 
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ HEALTH_STREAM = "fitmesh.health"
 METRIC_DAY_TOTAL = "metric.day_total"
 # The metric types whose day totals are published (the daily goal types count them).
 DAY_TOTAL_METRICS = ("steps", "sleep_minutes", "water_ml")
+GOALS_STREAM = "fitmesh.goals"
+GOAL_ACHIEVED = "goal.achieved"
 
 
 def notify_channel(user_id: str) -> str:
@@ -245,3 +249,24 @@ class ImportFinished:
         finished_at = _value("finished_at", "dt.datetime", raw["finished_at"])
         texts = {f.name: raw[f.name] for f in fields(cls) if f.name != "finished_at"}
         return cls(**texts, finished_at=finished_at)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class GoalAchieved:
+    event_id: str  # the alert's notification id: a repeat of the alert is the same event
+    user_id: str
+    goal: str  # the goal as JSON, as the alert carries it
+
+    def to_fields(self) -> dict[str, str]:
+        return {"type": GOAL_ACHIEVED, **asdict(self)}
+
+    @classmethod
+    def from_fields(cls, raw: dict[str, str]) -> GoalAchieved:
+        event = cls(**_decode(cls, GOAL_ACHIEVED, raw))  # type: ignore[arg-type]
+        try:
+            goal = json.loads(event.goal)
+        except ValueError as exc:
+            raise MalformedEvent("goal is not JSON") from exc
+        if not isinstance(goal, dict):
+            raise MalformedEvent("goal is not a JSON object")
+        return event

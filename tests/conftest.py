@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -17,6 +18,9 @@ from devstack.servers import Server, running, start_mongo, start_postgres, start
 from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from fitmesh.user.v1 import user_pb2_grpc
+
+if TYPE_CHECKING:
+    from tests.webhook_stack import Stack as WebhookStack
 
 # One development key directory for the whole run, set before anything starts: every service
 # process inherits it, and the tests mint the service tokens they call with from it.
@@ -221,3 +225,26 @@ async def second_gateway(gateway_env: dict[str, str]) -> AsyncIterator[services.
     service = await services.start_http("gateway", gateway_env)
     yield service
     service.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def webhook_single(
+    postgres: Server, scoring_service: services.ServiceProcess
+) -> AsyncIterator[WebhookStack]:
+    """Webhooks' own Redis, database, a user_service replica and a gateway (for the API and
+    deliveries; tests.webhook_stack)."""
+    from tests import webhook_stack
+
+    async with webhook_stack.stack(postgres, scoring_service, 1, webhook_stack.SINGLE) as built:
+        yield built
+
+
+@pytest_asyncio.fixture(scope="session")
+async def webhook_pair(
+    postgres: Server, scoring_service: services.ServiceProcess
+) -> AsyncIterator[WebhookStack]:
+    """The same with two replicas, for breakers shared and replicas killed."""
+    from tests import webhook_stack
+
+    async with webhook_stack.stack(postgres, scoring_service, 2, webhook_stack.PAIR) as built:
+        yield built

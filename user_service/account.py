@@ -27,7 +27,7 @@ import structlog
 
 from servicekit import cachekeys
 from servicekit.errors import NotFound, PermissionDenied, Unavailable
-from servicekit.events import HEALTH_STREAM, WORKOUTS_STREAM
+from servicekit.events import GOALS_STREAM, HEALTH_STREAM, WORKOUTS_STREAM
 from user_service import audit_store
 from user_service.security import Cipher, Passwords
 from user_service.sessions import Sessions, revoke_all
@@ -59,6 +59,11 @@ EXPORTED = (
         "session",
         "SELECT session_id, user_agent, created_at, last_used_at, expires_at, revoked_at, "
         "revoked_why FROM sessions WHERE user_id = %s ORDER BY created_at",
+    ),
+    (
+        "webhook",
+        "SELECT webhook_id, url, events, status, created_at FROM webhooks "
+        "WHERE user_id = %s ORDER BY created_at",
     ),
 )
 
@@ -128,7 +133,7 @@ class Account:
         )
         async for key in self.redis.scan_iter(f"fitmesh:idempotency:*{user_id}*", SCAN_BATCH):
             await self.redis.delete(key)
-        for stream in (WORKOUTS_STREAM, HEALTH_STREAM):
+        for stream in (WORKOUTS_STREAM, HEALTH_STREAM, GOALS_STREAM):
             await self._drop_events(stream, user_id)
         async for key in self.redis.scan_iter("fitmesh:group:*", SCAN_BATCH, _type="hash"):
             if await self.redis.hget(key, "owner_id") == user_id:

@@ -30,9 +30,11 @@ from fitmesh.scoring.v1 import scoring_pb2_grpc
 from servicekit.cachekeys import Generations, goals_key
 from servicekit.consumer import StreamConsumer, consumer_name
 from servicekit.events import (
+    GOALS_STREAM,
     HEALTH_STREAM,
     IMPORT_FINISHED,
     WORKOUTS_STREAM,
+    GoalAchieved,
     MalformedEvent,
     MetricDayTotal,
     WorkoutEvent,
@@ -49,6 +51,7 @@ log = structlog.get_logger("events")
 STREAMS = (WORKOUTS_STREAM, HEALTH_STREAM)
 BATCH = 32
 DAILY_GOAL_TYPE = {metric: goal for goal, metric in rules.DAILY_GOAL_METRICS.items()}
+GOALS_STREAM_LENGTH = 100_000  # alerts are rare next to workouts
 
 
 class GoalProgressConsumer(StreamConsumer):
@@ -133,15 +136,25 @@ class GoalProgressConsumer(StreamConsumer):
         return moved
 
     async def publish_outbox(self) -> None:
+        """Each alert to the user's sockets (pub/sub) and, a goal achieved, to the goals
+        stream (webhooks), in one round trip. A repeat after a failure repeats both: the
+        stream entry keeps its id (the alert's), so its consumers see one event."""
         for row in await self.store.unpublished():
+            notification_id, user_id = str(row["notification_id"]), str(row["user_id"])
             message = {
                 "event": row["kind"],
-                "data": {**row["payload"], "notification_id": str(row["notification_id"])},
+                "data": {**row["payload"], "notification_id": notification_id},
             }
+            pipe = self.redis.pipeline(transaction=False)
+            if row["kind"] == "goal_achieved":
+                achieved = GoalAchieved(notification_id, user_id, json.dumps(row["payload"]))
+                fields: dict[Any, Any] = achieved.to_fields()
+                pipe.xadd(GOALS_STREAM, fields, maxlen=GOALS_STREAM_LENGTH, approximate=True)
+            pipe.publish(notify_channel(user_id), json.dumps(message))
             try:
-                await self.redis.publish(notify_channel(str(row["user_id"])), json.dumps(message))
+                await pipe.execute()
             except RedisError:
-                log.warning("notify_publish_failed", notification_id=str(row["notification_id"]))
+                log.warning("notify_publish_failed", notification_id=notification_id)
                 return
             await self.store.mark_published(row["notification_id"])
 

@@ -19,6 +19,8 @@ from fitmesh.user.v1 import (
     sessions_pb2,
     sessions_pb2_grpc,
     user_pb2_grpc,
+    webhooks_pb2,
+    webhooks_pb2_grpc,
 )
 from fitmesh.user.v1 import user_pb2 as pb
 from servicekit import channels, pagination, servicetokens
@@ -46,6 +48,7 @@ from user_service.sessions import Sessions
 from user_service.settings import UserSettings
 from user_service.store import Store
 from user_service.views import goal_proto, notification_proto, user_proto
+from user_service.webhooks import Webhooks
 
 Context = grpc.aio.ServicerContext[Any, Any]
 MAX_TOKEN = 128
@@ -374,6 +377,7 @@ def build(settings: UserSettings) -> Service:
     account = AccountServicer(
         Account(resources.store, resources.sessions, resources.redis, passwords, cipher)
     )
+    webhooks = Webhooks(resources.store, resources.redis, cipher, settings)
 
     def register(server: grpc.aio.Server) -> None:
         user_pb2_grpc.add_UserServiceServicer_to_server(servicer, server)
@@ -381,6 +385,7 @@ def build(settings: UserSettings) -> Service:
         account_pb2_grpc.add_AccountServiceServicer_to_server(account, server)
         # The audit log, a service of its own on the same server (and database).
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(resources.audit), server)
+        webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(webhooks.servicer, server)
 
     return Service(
         name="user_service",
@@ -389,8 +394,9 @@ def build(settings: UserSettings) -> Service:
             sessions_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
             account_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
             audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+            webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
         ],
         register=register,
         probes=[resources.store.ping],
-        lifecycles=[resources],
+        lifecycles=[resources, webhooks],
     )

@@ -117,9 +117,11 @@ class Backend:
         method: Callable[..., Awaitable[T]],
         request: Any,
         through: Backend | None = None,
+        timeout: float | None = None,
     ) -> T:
         """One call with the request's id and trace; `through` is a backend this call
-        reaches by way of this one, whose breaker guards it too."""
+        reaches by way of this one, whose breaker guards it too. `timeout` replaces the
+        backend's deadline for a call known to take longer."""
         ctx = context.current()
         metadata = [("x-request-id", ctx.request_id)]
         if ctx.traceparent:
@@ -127,7 +129,8 @@ class Backend:
         try:
             with self.guard(), through.guard() if through else contextlib.nullcontext():
                 try:
-                    return await method(request, timeout=self.deadline, metadata=metadata)
+                    deadline = timeout or self.deadline
+                    return await method(request, timeout=deadline, metadata=metadata)
                 except grpc.aio.AioRpcError as exc:
                     raise _classify(exc, self.name) from exc
         except BackendFault as fault:

@@ -11,7 +11,7 @@ from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as upb
 from fitmesh.user.v1 import user_pb2_grpc
 from gateway import bodies, responses
-from gateway.clients import audit, personal, sessions
+from gateway.clients import audit, personal, sessions, webhooks
 from gateway.clients.backend import Backend
 from gateway.idempotency import Attempt
 from gateway.settings import GatewaySettings
@@ -46,12 +46,14 @@ class Users:
                 sessions.SERVICE: sessions.IDEMPOTENT,
                 personal.ACCOUNT_SERVICE: personal.ACCOUNT_IDEMPOTENT,
                 audit.SERVICE: audit.IDEMPOTENT,
+                webhooks.SERVICE: webhooks.IDEMPOTENT,
             },
             settings,
         )
         self.stub = user_pb2_grpc.UserServiceStub(self.backend.channel)
         # Sessions are kept by the user service's replicas: the same channel and breaker.
         self.sessions = sessions.Sessions(self.backend)
+        self.webhooks = webhooks.Webhooks(self.backend, settings.webhook_deadline_seconds)
 
     async def register(
         self, body: bodies.RegisterRequest, attempt: Attempt
