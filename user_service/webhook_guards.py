@@ -5,11 +5,13 @@ reset time rather than one per delivery, and never holds the others up.
 The limit is the `limits` library's moving window on Redis (the library has no token
 bucket; a moving window of N per second admits the same sustained rate and a burst of at
 most N). The breaker is pybreaker's, with its Redis storage, which takes a synchronous
-client: its calls (two or three sub-millisecond round trips to the Redis next door per
-attempt) are made on the event loop, under a short socket timeout. A worker thread per call
-was tried and cost more: under load, deliveries queued for threads behind other ones, and
-a healthy receiver's waited for a dead one's. When a breaker's reset time has passed, one
-trial goes out (a Redis key decides which) and the others wait a little more."""
+client. Both are synchronous here: their calls (a few sub-millisecond round trips to the
+Redis next door per attempt) are made on the event loop, under a short socket timeout. A
+worker thread per call was tried and cost more: under load, deliveries queued for threads
+behind other ones, and a healthy receiver's waited for a dead one's. (The library's async
+storage would also import every Redis client it supports, a second of start-up.) When a
+breaker's reset time has passed, one trial goes out (a Redis key decides which) and the
+others wait a little more."""
 
 from __future__ import annotations
 
@@ -22,14 +24,14 @@ import pybreaker
 import redis
 import structlog
 from limits import parse
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
 
 log = structlog.get_logger("webhooks")
 PREFIX = "fitmesh:webhooks"
 BREAKERS_KEPT = 10_000  # destinations whose breaker objects a replica keeps in memory
 TRIAL_WAIT = 1.0  # seconds others wait while a trial runs
-SYNC_TIMEOUT = 0.25  # seconds a breaker's Redis call may hold the event loop
+SYNC_TIMEOUT = 0.25  # seconds a guard's Redis call may hold the event loop
 
 
 class ReceiverDown(Exception):
@@ -54,7 +56,10 @@ class Observer(pybreaker.CircuitBreakerListener):
 class Guards:
     def __init__(self, redis_url: str, rate: str, failures: int, reset_seconds: float) -> None:
         storage = RedisStorage(
-            f"async+{redis_url}", implementation="redispy", key_prefix=f"{PREFIX}:rate"
+            redis_url,
+            key_prefix=f"{PREFIX}:rate",
+            socket_timeout=SYNC_TIMEOUT,
+            socket_connect_timeout=SYNC_TIMEOUT,
         )
         self.limiter = MovingWindowRateLimiter(storage)
         self.rate = parse(rate)
@@ -67,15 +72,15 @@ class Guards:
     def close(self) -> None:
         self.sync.close()
 
-    async def wait(self, destination: str) -> tuple[float, str]:
+    def wait(self, destination: str) -> tuple[float, str]:
         """Seconds a delivery to `destination` must wait before it may be attempted, and
         why; 0 when it may go now (and then it counts against the rate limit)."""
         held = self._breaker_wait(destination)
         if held > 0:
             return held, "breaker_open"
-        if await self.limiter.hit(self.rate, destination):
+        if self.limiter.hit(self.rate, destination):
             return 0.0, ""
-        stats = await self.limiter.get_window_stats(self.rate, destination)
+        stats = self.limiter.get_window_stats(self.rate, destination)
         # Spread what was refused over the next window rather than all at its start.
         spread = random.uniform(0, 0.2)  # noqa: S311
         return max(0.01, stats.reset_time - time.time()) + spread, "rate_limited"

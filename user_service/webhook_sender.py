@@ -191,7 +191,7 @@ class Sender:
         destination = webhook_rules.destination(row["url"])
         self.slots.remember(lease.delivery_id, destination)
         if not self.slots.full(destination):
-            wait, reason = await self.guards.wait(destination)
+            wait, reason = self.guards.wait(destination)
             if wait > 0:
                 await self._defer(lease, row, reason, wait)
                 return None
