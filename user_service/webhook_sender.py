@@ -51,6 +51,7 @@ QUEUE_DEPTH = Gauge("webhook_queue_depth", "Deliveries on the schedule (the due 
 OLDEST_DUE = Gauge(
     "webhook_oldest_due_age_seconds", "How long past its time the oldest due delivery waits."
 )
+NOT_SENT_OURS = "not sent: an error in fitmesh (see its logs)"
 NOT_SENT = {
     "breaker_open": "not sent in time: the receiver kept failing (its breaker is open)",
     "rate_limited": "not sent in time: over the receiver's rate limit",
@@ -170,10 +171,18 @@ class Sender:
         row, destination = ready
         with self.slots.taken(destination):
             at = dt.datetime.now(dt.UTC)
-            answer = await self._post(row, at)
+            try:
+                answer = await self._post(row, at)
+            except Exception:
+                # Ours, not the receiver's (a secret no key decrypts): an attempt that
+                # failed, retried and in the end dead like any, rather than a lease that
+                # runs out again and again.
+                log.exception("delivery_not_sent", delivery_id=str(lease.delivery_id))
+                answer = webhook_http.Answer(None, 0, NOT_SENT_OURS)
         self.slots.observe(destination, answer.latency_ms / 1000)
         ATTEMPT_SECONDS.observe(answer.latency_ms / 1000)
-        self.guards.record(destination, webhook_rules.is_receiver_fault(answer.status))
+        if answer.error != NOT_SENT_OURS:
+            self.guards.record(destination, webhook_rules.is_receiver_fault(answer.status))
         await self._settle(lease, row, answer, at)
 
     async def _ready(self, lease: Lease) -> tuple[Row, str] | None:

@@ -35,6 +35,7 @@ from servicekit.events import (
 from tests.helpers import wait_for, workout_event
 from tests.webhook_stack import FAST, Receiver, Stack, always, failing_first, receiving, since
 from user_service.webhook_rules import EVENT_TYPES, backoff_ceiling
+from user_service.webhook_sender import NOT_SENT_OURS
 
 BASE = float(FAST["WEBHOOK_RETRY_BASE_SECONDS"])
 CAP = float(FAST["WEBHOOK_RETRY_CAP_SECONDS"])
@@ -323,3 +324,21 @@ async def test_dead_letters_after_the_horizon_and_replay_sends_each_once(
     await asyncio.sleep(1)
     after = receiver.posts("/down")[before:]
     assert sorted(r.headers["webhook-id"] for r in after) == sorted(d["event_id"] for d in dead)
+
+
+async def test_a_delivery_fitmesh_cannot_sign_is_retried_then_dead_not_spun(
+    hooks: Stack, receiver: Receiver
+) -> None:
+    me = await hooks.account()
+    created = await hooks.subscribe(me, receiver.url("/unsigned"))
+    # As after its encryption key was dropped from ENCRYPTION_KEYS.
+    hooks.rows(
+        "UPDATE webhooks SET secret_enc = 'not a Fernet token' WHERE webhook_id = %s RETURNING 1",
+        created["id"],
+    )
+    await hooks.workout(me.user_id)
+    (delivery,) = await hooks.settled(created["id"], 1, timeout=15)
+    assert delivery["status"] == "dead"
+    assert delivery["attempts"] >= 2
+    assert delivery["last_error"] == NOT_SENT_OURS
+    assert receiver.posts("/unsigned") == []

@@ -10,6 +10,7 @@ import pytest
 
 from servicekit.errors import InvalidArgument, Violations
 from user_service import webhook_rules as rules
+from user_service.webhook_http import AddressRefused, GuardedBackend
 from user_service.webhook_rules import AddressRule, RetryPolicy, Verdict
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -207,3 +208,14 @@ def test_a_delivery_dies_after_its_attempts_or_past_its_horizon() -> None:
     late = NOW + dt.timedelta(seconds=3590)
     assert POLICY.next_attempt(2, NOW, late, 60) is None
     assert POLICY.next_attempt(2, NOW, late, 5) == late + dt.timedelta(seconds=5)
+
+
+async def test_a_host_name_is_refused_when_any_address_it_resolves_to_is() -> None:
+    # "localhost" resolves through the system's resolver, as any receiver's name does.
+    with pytest.raises(AddressRefused, match=r"localhost resolves to .* a loopback address"):
+        await GuardedBackend(AddressRule()).resolve("localhost", 80, 5)
+    loopback = AddressRule(rules.networks("127.0.0.0/8,::1/128"))
+    found = await GuardedBackend(loopback).resolve("localhost", 80, 5)
+    assert ipaddress.ip_address("127.0.0.1") in found
+    with pytest.raises(AddressRefused, match=r"10\.1\.1\.1 is a private address"):
+        await GuardedBackend(loopback).resolve("10.1.1.1", 80, 5)  # a literal, not looked up
