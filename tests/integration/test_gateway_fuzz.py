@@ -34,8 +34,10 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_break(
         "12",
         "--seed",
         "2026",
+        # One worker: with two, hypothesis in CPython 3.11's threads can fail with "AST
+        # constructor recursion depth mismatch" inside the tool, which is not a finding.
         "--workers",
-        "2",
+        "1",
         "--phases",
         "examples,coverage,fuzzing",
         "--suppress-health-check",
