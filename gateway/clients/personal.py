@@ -48,7 +48,14 @@ class PersonalData:
             self.accounts.BeginErasure,
             apb.BeginErasureRequest(user_id=user_id, password=password, session_id=session_id),
         )
-        await self.activity.call(self.data.EraseData, dpb.EraseDataRequest(user_id=user_id))
+        # The two bulk steps walk every store of the user: they get the export's deadline.
+        await self.activity.call(
+            self.data.EraseData,
+            dpb.EraseDataRequest(user_id=user_id),
+            timeout=self.export_seconds,
+        )
         await self.users.call(
-            self.accounts.FinishErasure, apb.FinishErasureRequest(user_id=user_id)
+            self.accounts.FinishErasure,
+            apb.FinishErasureRequest(user_id=user_id),
+            timeout=self.export_seconds,
         )
