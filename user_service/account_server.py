@@ -13,21 +13,14 @@ from fitmesh.user.v1 import account_pb2_grpc
 from servicekit.errors import Violations
 from servicekit.interceptors import request_id_from
 from user_service.account import Account
+from user_service.rules import parse_id
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def _id(v: Violations, field: str, text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        v.add(field, "must be an id as returned by this service")
-        return uuid.UUID(int=0)
-
-
 def _user(text: str) -> uuid.UUID:
     v = Violations()
-    user_id = _id(v, "user_id", text)
+    user_id = parse_id(v, "user_id", text)
     v.raise_if_any()
     return user_id
 
@@ -46,8 +39,8 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
         self, request: pb.BeginErasureRequest, context: Context
     ) -> pb.BeginErasureResponse:
         v = Violations()
-        user_id = _id(v, "user_id", request.user_id)
-        keep = _id(v, "session_id", request.session_id) if request.session_id else None
+        user_id = parse_id(v, "user_id", request.user_id)
+        keep = parse_id(v, "session_id", request.session_id) if request.session_id else None
         if not request.password:
             v.add("password", "is required")
         v.raise_if_any()

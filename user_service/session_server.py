@@ -3,7 +3,6 @@ login or a refresh answers with."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import grpc
@@ -14,6 +13,7 @@ from fitmesh.user.v1 import user_pb2 as pb
 from servicekit.errors import NotFound, PermissionDenied, Violations
 from servicekit.protofields import timestamp
 from user_service import rules
+from user_service.rules import parse_id
 from user_service.security import Passwords, Tokens
 from user_service.sessions import Issued, Sessions, revoke_all
 from user_service.store import Store
@@ -31,14 +31,6 @@ def token_pair(tokens: Tokens, sessions: Sessions, issued: Issued) -> pb.Authent
         refresh_expires_in=int(sessions.refresh_ttl.total_seconds()),
         session_id=str(issued.session_id),
     )
-
-
-def _id(v: Violations, field: str, text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        v.add(field, "must be an id as returned by this service")
-        return uuid.UUID(int=0)
 
 
 class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
@@ -59,8 +51,8 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
         self, request: spb.ChangePasswordRequest, context: Context
     ) -> spb.ChangePasswordResponse:
         v = Violations()
-        user_id = _id(v, "user_id", request.user_id)
-        keep = _id(v, "session_id", request.session_id) if request.session_id else None
+        user_id = parse_id(v, "user_id", request.user_id)
+        keep = parse_id(v, "session_id", request.session_id) if request.session_id else None
         rules.check_password(v, request.new_password, "new_password")
         if request.new_password == request.current_password:
             v.add("new_password", "must differ from the current password")
@@ -84,7 +76,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
         self, request: spb.ListSessionsRequest, context: Context
     ) -> spb.ListSessionsResponse:
         v = Violations()
-        user_id = _id(v, "user_id", request.user_id)
+        user_id = parse_id(v, "user_id", request.user_id)
         v.raise_if_any()
         return spb.ListSessionsResponse(
             sessions=[
@@ -103,8 +95,8 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
         self, request: spb.RevokeSessionRequest, context: Context
     ) -> spb.RevokeSessionResponse:
         v = Violations()
-        user_id = _id(v, "user_id", request.user_id)
-        session_id = _id(v, "session_id", request.session_id)
+        user_id = parse_id(v, "user_id", request.user_id)
+        session_id = parse_id(v, "session_id", request.session_id)
         v.raise_if_any()
         await self.sessions.revoke(user_id, session_id)
         return spb.RevokeSessionResponse()

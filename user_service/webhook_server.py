@@ -16,6 +16,7 @@ from servicekit.errors import AlreadyExists, FailedPrecondition, IdempotencyKeyR
 from servicekit.protoenum import enum_name, enum_number
 from servicekit.protofields import timestamp, to_datetime
 from user_service import webhook_http, webhook_rules
+from user_service.rules import parse_id
 from user_service.security import Cipher
 from user_service.settings import UserSettings
 from user_service.store import Row
@@ -26,17 +27,9 @@ Context = grpc.aio.ServicerContext[Any, Any]
 MAX_TOKEN = 128
 
 
-def _id(v: Violations, field: str, text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        v.add(field, "must be an id as returned by this service")
-        return uuid.UUID(int=0)
-
-
 def _ids(request: Any) -> tuple[uuid.UUID, uuid.UUID]:
     v = Violations()
-    ids = _id(v, "user_id", request.user_id), _id(v, "webhook_id", request.webhook_id)
+    ids = parse_id(v, "user_id", request.user_id), parse_id(v, "webhook_id", request.webhook_id)
     v.raise_if_any()
     return ids
 
@@ -99,7 +92,7 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
         self, request: pb.CreateWebhookRequest, context: Context
     ) -> pb.CreateWebhookResponse:
         v = Violations()
-        user_id = _id(v, "user_id", request.user_id)
+        user_id = parse_id(v, "user_id", request.user_id)
         webhook_rules.check_url(v, request.url, self.settings.webhook_allow_http)
         events = webhook_rules.check_events(v, request.events)
         webhook_rules.check_verify_token(v, request.verify_token)
@@ -161,7 +154,7 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
         self, request: pb.ListWebhooksRequest, context: Context
     ) -> pb.ListWebhooksResponse:
         v = Violations()
-        user_id = _id(v, "user_id", request.user_id)
+        user_id = parse_id(v, "user_id", request.user_id)
         v.raise_if_any()
         rows = await self.store.of_user(user_id)
         return pb.ListWebhooksResponse(webhooks=[webhook_proto(r) for r in rows])
@@ -200,7 +193,7 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
             v.add("status", "unknown value")
         after = pagination.decode(request.page_token)
         if after is not None:
-            _id(v, "page_token", after[1])
+            parse_id(v, "page_token", after[1])
         v.raise_if_any()
         limit = pagination.page_size(request.page_size)
         page, attempts = await self.store.deliveries(user_id, webhook_id, status, limit, after)
@@ -219,7 +212,7 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
         user_id, webhook_id = _ids(request)
         v = Violations()
         target = request.WhichOneof("target")
-        one = _id(v, "delivery_id", request.delivery_id) if target == "delivery_id" else None
+        one = parse_id(v, "delivery_id", request.delivery_id) if target == "delivery_id" else None
         since = to_datetime(request.dead_since) if target == "dead_since" else None
         if target is None:
             v.add("target", "name a delivery_id, or dead_since for every dead letter since")
