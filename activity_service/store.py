@@ -127,6 +127,8 @@ class Store:
         info = await self.client.admin.command("buildInfo")
         self.atomic_updates = "ferretdbVersion" not in info
         # Every read of these is one user's, newest first from a time (metrics.py, meals.py).
+        # A user's workouts are found by user only to take them out or erase them.
+        await self.workouts.create_index([("user_id", 1)])
         await self.metrics.create_index([("user_id", 1), ("recorded_at", -1), ("_id", -1)])
         await self.metrics.create_index(
             [("user_id", 1), ("metric_type", 1), ("recorded_at", -1), ("_id", -1)]

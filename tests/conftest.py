@@ -140,7 +140,9 @@ def activity_service_env(
         "MONGODB_DATABASE": f"t_{uuid.uuid4().hex[:12]}",
         "REDIS_URL": redis_server.url,
         "SCORING_SERVICE_ADDRS": scoring_service.address,
-        "RECOVERY_INTERVAL_SECONDS": "0.3",
+        # Every activity process of the session polls FerretDB this often: once a second
+        # keeps recovery prompt for the tests without the polling crowding the database.
+        "RECOVERY_INTERVAL_SECONDS": "1",
         "HEALTH_PROBE_SECONDS": "0.5",
     }
 

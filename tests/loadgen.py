@@ -103,11 +103,13 @@ class Load:
             for _ in range(PAGE):
                 write = self._next_log(me)
                 # Before any fault: a log that missed its deadline on a busy machine is sent
-                # again with its key (that is what the key is for).
-                for _ in range(5):
+                # again with its key (that is what the key is for), after the breaker's
+                # cool-down if it opened.
+                for _ in range(15):
                     response = await self.log(write)
                     if response.status_code < 500:
                         break
+                    await asyncio.sleep(2.0)
                 assert response.status_code == 201, response.text
 
         await asyncio.gather(*(history(me) for me in self.accounts))

@@ -159,8 +159,9 @@ async def test_sign_out_and_delete_the_account(
     await page.fill("#delete-password", PASSWORD)
     await page.click("#delete-start")
     await page.click("#delete-confirm")
+    # An erasure walks every store of the user: on a busy test machine, seconds.
     await expect(page.locator("#auth-error")).to_have_text(
-        "Your account and everything in it have been deleted."
+        "Your account and everything in it have been deleted.", timeout=30_000
     )
     login = await api.post("/users/login", json={"email": me.email, "password": PASSWORD})
     assert login.status_code == 401
