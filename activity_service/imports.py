@@ -34,6 +34,7 @@ from activity_service import parsers, rules
 from activity_service.events import EventPublisher
 from activity_service.store import Doc, Store
 from activity_service.workouts import Workouts, now
+from servicekit.background import rounds_forever
 from servicekit.errors import FieldViolation, InvalidArgument, NotFound, Unavailable, Violations
 from servicekit.events import ImportFinished
 
@@ -276,13 +277,9 @@ class Imports:
         return len(due)
 
     async def recover_forever(self, interval: float) -> None:
-        while True:
-            try:
-                if (count := await self.recover()) > 0:
-                    log.info("imports_recovered", imports=count)
-            except Exception:  # a failed round is retried at the next one
-                log.exception("import_recovery_failed")
-            await asyncio.sleep(interval)
+        await rounds_forever(
+            self.recover, interval, log, "imports_recovered", "import_recovery_failed", "imports"
+        )
 
     async def stop(self) -> None:
         """Stop working; what was under way stays owed, for another replica or a restart."""

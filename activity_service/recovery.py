@@ -15,7 +15,6 @@ change of a stored workout (`revision`) is finished by revisions.py."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ import structlog
 
 from activity_service import history
 from activity_service.store import Doc, Store
+from servicekit.background import rounds_forever
 
 if TYPE_CHECKING:
     from activity_service.workouts import Workouts
@@ -97,13 +97,9 @@ class Recovery:
         return settled
 
     async def recover_forever(self, interval: float) -> None:
-        while True:
-            try:
-                if (count := await self.recover()) > 0:
-                    log.info("recovered", workouts=count)
-            except Exception:  # a failed round is retried at the next one
-                log.exception("recovery_failed")
-            await asyncio.sleep(interval)
+        await rounds_forever(
+            self.recover, interval, log, "recovered", "recovery_failed", "workouts"
+        )
 
     async def _attempt(self, marker: Doc) -> bool:
         if "revision" in marker:
