@@ -18,6 +18,7 @@ from devstack.servers import Server, running, start_mongo, start_postgres, start
 from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from fitmesh.user.v1 import user_pb2_grpc
+from tests.clock import Clock, settled_clock
 
 if TYPE_CHECKING:
     from tests.webhook_stack import Stack as WebhookStack
@@ -52,6 +53,12 @@ async def redis(redis_server: Server) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.from_url(redis_server.url, decode_responses=True)
     yield client
     await client.aclose()
+
+
+@pytest_asyncio.fixture
+async def clock() -> Clock:
+    """Now, for a test that reasons about days or weeks (see tests/clock.py)."""
+    return await settled_clock()
 
 
 @pytest.fixture(scope="session")

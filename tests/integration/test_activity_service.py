@@ -20,10 +20,10 @@ from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from servicekit.errors import IdempotencyKeyReused
 from servicekit.status import field_violations, reason
+from tests.clock import Clock
 from tests.helpers import log_workout, rpc_error
 
 Stub = activity_pb2_grpc.ActivityServiceStub
-NOW = dt.datetime.now(dt.UTC)
 TYPES = [
     spb.WORKOUT_TYPE_RUNNING,
     spb.WORKOUT_TYPE_WALKING,
@@ -101,8 +101,8 @@ async def test_end_scores_by_the_rules_and_counts_once(
     assert stats.total_calories_burned == ended.score.calories_burned
 
 
-async def test_log_workout_gives_the_worked_example(activity_stub: Stub) -> None:
-    workout = await log_workout(activity_stub, user(), NOW - dt.timedelta(hours=2), 10)
+async def test_log_workout_gives_the_worked_example(activity_stub: Stub, clock: Clock) -> None:
+    workout = await log_workout(activity_stub, user(), clock.now - dt.timedelta(hours=2), 10)
     assert workout.duration_seconds == 600
     assert (workout.score.intensity_minutes, workout.score.calories_burned) == (20, 114.33)
 
@@ -118,21 +118,30 @@ async def test_log_workout_gives_the_worked_example(activity_stub: Stub) -> None
     ],
 )
 async def test_log_workout_refuses_bad_input(
-    activity_stub: Stub, start_offset: float, minutes: float, kind: Any, fields: set[str]
+    activity_stub: Stub,
+    start_offset: float,
+    minutes: float,
+    kind: Any,
+    fields: set[str],
+    clock: Clock,
 ) -> None:
     error = await rpc_error(
-        log_workout(activity_stub, user(), NOW + dt.timedelta(hours=start_offset), minutes, kind)
+        log_workout(
+            activity_stub, user(), clock.now + dt.timedelta(hours=start_offset), minutes, kind
+        )
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert {v.field for v in field_violations(error)} == fields
 
 
-async def test_log_workout_checks_measurements_and_athlete(activity_stub: Stub) -> None:
+async def test_log_workout_checks_measurements_and_athlete(
+    activity_stub: Stub, clock: Clock
+) -> None:
     error = await rpc_error(
         log_workout(
             activity_stub,
             user(),
-            NOW - dt.timedelta(hours=1),
+            clock.now - dt.timedelta(hours=1),
             20,
             avg_heart_rate=400,
             distance_m=-5,
@@ -146,11 +155,13 @@ async def test_log_workout_checks_measurements_and_athlete(activity_stub: Stub) 
     }
 
 
-async def test_statistics_match_one_hundred_random_workouts(activity_stub: Stub) -> None:
+async def test_statistics_match_one_hundred_random_workouts(
+    activity_stub: Stub, clock: Clock
+) -> None:
     user_id, rng = user(), random.Random(7)
     logged = []
     for i in range(100):
-        start = NOW - dt.timedelta(days=rng.uniform(0.1, 20), minutes=i)
+        start = clock.now - dt.timedelta(days=rng.uniform(0.1, 20), minutes=i)
         kind = rng.choice(TYPES)
         logged.append(await log_workout(activity_stub, user_id, start, rng.uniform(5, 120), kind))
     stats = (await activity_stub.GetStatistics(pb.GetStatisticsRequest(user_id=user_id))).statistics
@@ -168,7 +179,7 @@ async def test_statistics_match_one_hundred_random_workouts(activity_stub: Stub)
     assert {t.workout_type: t.total_workouts for t in stats.by_type} == {
         k: len(v) for k, v in by_type.items()
     }
-    week = NOW.isocalendar()[:2]
+    week = clock.now.isocalendar()[:2]
     this_week = [w for w in logged if w.start_time.ToDatetime(dt.UTC).isocalendar()[:2] == week]
     assert stats.current_week.total_workouts == len(this_week)
     assert stats.current_week.intensity_minutes == pytest.approx(
@@ -178,9 +189,10 @@ async def test_statistics_match_one_hundred_random_workouts(activity_stub: Stub)
 
 async def test_pagination_sees_every_workout_once_while_others_are_added(
     activity_stub: Stub,
+    clock: Clock,
 ) -> None:
     user_id = user()
-    base = NOW - dt.timedelta(days=3)
+    base = clock.now - dt.timedelta(days=3)
     original = {
         (
             await log_workout(activity_stub, user_id, base + dt.timedelta(minutes=7 * i), 5)
@@ -204,7 +216,9 @@ async def test_pagination_sees_every_workout_once_while_others_are_added(
         starts = [w.start_time.ToDatetime() for w in page.workouts]
         assert starts == sorted(starts, reverse=True)
         # Insert while paging: newer ones (ahead of the cursor) and older ones (behind it).
-        await log_workout(activity_stub, user_id, NOW - dt.timedelta(hours=1, minutes=added), 5)
+        await log_workout(
+            activity_stub, user_id, clock.now - dt.timedelta(hours=1, minutes=added), 5
+        )
         await log_workout(activity_stub, user_id, base - dt.timedelta(days=1, minutes=added), 5)
         added += 1
         token = page.next_page_token
@@ -215,9 +229,9 @@ async def test_pagination_sees_every_workout_once_while_others_are_added(
     assert original <= set(seen), "a workout was skipped"
 
 
-async def test_list_filters_by_time_and_type(activity_stub: Stub) -> None:
+async def test_list_filters_by_time_and_type(activity_stub: Stub, clock: Clock) -> None:
     user_id = user()
-    day = NOW - dt.timedelta(days=2)
+    day = clock.now - dt.timedelta(days=2)
     await log_workout(activity_stub, user_id, day, 30, spb.WORKOUT_TYPE_YOGA)
     await log_workout(
         activity_stub, user_id, day + dt.timedelta(hours=2), 30, spb.WORKOUT_TYPE_RUNNING
@@ -242,8 +256,8 @@ async def test_list_filters_by_time_and_type(activity_stub: Stub) -> None:
     ]
 
 
-async def test_another_users_workout_is_not_found(activity_stub: Stub) -> None:
-    workout = await log_workout(activity_stub, user(), NOW - dt.timedelta(hours=3), 15)
+async def test_another_users_workout_is_not_found(activity_stub: Stub, clock: Clock) -> None:
+    workout = await log_workout(activity_stub, user(), clock.now - dt.timedelta(hours=3), 15)
     error = await rpc_error(
         activity_stub.GetWorkout(
             pb.GetWorkoutRequest(user_id=user(), workout_id=workout.workout_id)
@@ -252,7 +266,7 @@ async def test_another_users_workout_is_not_found(activity_stub: Stub) -> None:
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_group_session_archive_round_trip(activity_stub: Stub) -> None:
+async def test_group_session_archive_round_trip(activity_stub: Stub, clock: Clock) -> None:
     session = pb.GroupSession(
         session_id=uuid.uuid4().hex,
         name="Sunday long run",
@@ -260,13 +274,13 @@ async def test_group_session_archive_round_trip(activity_stub: Stub) -> None:
         workout_type=spb.WORKOUT_TYPE_RUNNING,
         member_ids=["ada", "bob"],
         messages=[
-            pb.GroupMessage(user_id="bob", text=f"km {i}", sent_at=ts(NOW)) for i in range(5)
+            pb.GroupMessage(user_id="bob", text=f"km {i}", sent_at=ts(clock.now)) for i in range(5)
         ],
         exercise_updates=[
-            pb.ExerciseUpdate(user_id="ada", data_json='{"hr": 151}', sent_at=ts(NOW))
+            pb.ExerciseUpdate(user_id="ada", data_json='{"hr": 151}', sent_at=ts(clock.now))
         ],
-        started_at=ts(NOW - dt.timedelta(hours=1)),
-        ended_at=ts(NOW),
+        started_at=ts(clock.now - dt.timedelta(hours=1)),
+        ended_at=ts(clock.now),
     )
     await activity_stub.SaveGroupSession(pb.SaveGroupSessionRequest(session=session), timeout=10)
     stored = await activity_stub.GetGroupSession(
@@ -286,7 +300,7 @@ async def test_group_session_archive_round_trip(activity_stub: Stub) -> None:
     }
 
 
-async def test_repeated_requests_with_one_token_act_once(activity_stub: Stub) -> None:
+async def test_repeated_requests_with_one_token_act_once(activity_stub: Stub, clock: Clock) -> None:
     user_id, token = user(), uuid.uuid4().hex
     start = pb.StartWorkoutRequest(
         user_id=user_id, workout_type=spb.WORKOUT_TYPE_YOGA, request_id=token
@@ -297,7 +311,7 @@ async def test_repeated_requests_with_one_token_act_once(activity_stub: Stub) ->
     )
     assert first.workout.workout_id == again.workout.workout_id
     other = user()
-    began = NOW - dt.timedelta(hours=5)
+    began = clock.now - dt.timedelta(hours=5)
     log_request = pb.LogWorkoutRequest(
         user_id=other,
         workout_type=spb.WORKOUT_TYPE_RUNNING,
@@ -313,7 +327,9 @@ async def test_repeated_requests_with_one_token_act_once(activity_stub: Stub) ->
     assert stats.statistics.total_workouts == 1
 
 
-async def test_a_repeated_token_with_another_fingerprint_is_refused(activity_stub: Stub) -> None:
+async def test_a_repeated_token_with_another_fingerprint_is_refused(
+    activity_stub: Stub, clock: Clock
+) -> None:
     user_id, token = user(), uuid.uuid4().hex
     start = pb.StartWorkoutRequest(
         user_id=user_id,
@@ -345,7 +361,7 @@ async def test_a_repeated_token_with_another_fingerprint_is_refused(activity_stu
     assert again.workout_id == first.workout_id
     assert again.status == pb.WORKOUT_STATUS_COMPLETED
 
-    began = NOW - dt.timedelta(hours=5)
+    began = clock.now - dt.timedelta(hours=5)
     log_request = pb.LogWorkoutRequest(
         user_id=user_id,
         workout_type=spb.WORKOUT_TYPE_RUNNING,

@@ -10,14 +10,19 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from activity_service import history, weeks
 from activity_service.store import Store
 from devstack.servers import Server
+from tests.clock import Clock
 
-WEEK = weeks.name(dt.datetime.now(dt.UTC))  # statistics ask for the current week
-MONDAY = weeks.bounds(WEEK)[0] + dt.timedelta(hours=7)
+
+@pytest.fixture
+def this_week(clock: Clock) -> str:
+    """Statistics ask for the current week."""
+    return weeks.name(clock.now)
 
 
 @pytest_asyncio.fixture
@@ -29,9 +34,9 @@ async def store(mongo: Server) -> AsyncIterator[Store]:
     await found.stop()
 
 
-def workout(user: str, workout_id: str, day: int = 0) -> dict[str, Any]:
+def workout(week: str, user: str, workout_id: str, day: int = 0) -> dict[str, Any]:
     """A stored, scored workout: 10 minutes of vigorous running."""
-    start = MONDAY + dt.timedelta(days=day)
+    start = weeks.bounds(week)[0] + dt.timedelta(days=day, hours=7)
     return {
         "_id": workout_id,
         "user_id": user,
@@ -46,12 +51,14 @@ def workout(user: str, workout_id: str, day: int = 0) -> dict[str, Any]:
     }
 
 
-async def test_each_workout_counts_once_overall_and_in_its_week(store: Store) -> None:
+async def test_each_workout_counts_once_overall_and_in_its_week(
+    store: Store, this_week: str
+) -> None:
     user = uuid.uuid4().hex
-    assert await history.count_once(store, workout(user, "w1"))
-    assert not await history.count_once(store, workout(user, "w1"))  # a retry
-    assert await history.count_once(store, workout(user, "w2", day=3))
-    totals, week = await history.totals_of(store, user, WEEK)
+    assert await history.count_once(store, workout(this_week, user, "w1"))
+    assert not await history.count_once(store, workout(this_week, user, "w1"))  # a retry
+    assert await history.count_once(store, workout(this_week, user, "w2", day=3))
+    totals, week = await history.totals_of(store, user, this_week)
     assert totals is not None
     assert totals["total_workouts"] == 2
     assert totals["by_type"]["running"]["total_workouts"] == 2
@@ -59,20 +66,20 @@ async def test_each_workout_counts_once_overall_and_in_its_week(store: Store) ->
     assert week["total_workouts"] == 2
     assert week["intensity_minutes"] == 40.0
     assert "w" not in week
-    _, other = await history.totals_of(store, user, weeks.shift(WEEK, -1))
+    _, other = await history.totals_of(store, user, weeks.shift(this_week, -1))
     assert other is None
 
 
-async def test_a_retry_finishes_a_half_done_addition(store: Store) -> None:
+async def test_a_retry_finishes_a_half_done_addition(store: Store, this_week: str) -> None:
     user = uuid.uuid4().hex
     # A crash after the totals and before the week's entry: the retry adds the entry only.
-    w1 = workout(user, "w1")
+    w1 = workout(this_week, user, "w1")
     first_half = history.Contribution()
     first_half.add(w1)
     await store.update_totals(user, first_half.increment(history.applying("w1")))
     assert not await history.count_once(store, w1)
     # The same after an end, whose trace is the last ended workout.
-    w2 = workout(user, "w2", day=1)
+    w2 = workout(this_week, user, "w2", day=1)
     first_half = history.Contribution()
     first_half.add(w2)
     await store.update_totals(user, first_half.increment({"last_end": "w2"}))
@@ -80,7 +87,7 @@ async def test_a_retry_finishes_a_half_done_addition(store: Store) -> None:
     # Once the entry is in, the trace may go: the scored entry proves the sums have it.
     await history.forget_applying(store, user, "w1")
     assert not await history.count_once(store, w1)
-    totals, week = await history.totals_of(store, user, WEEK)
+    totals, week = await history.totals_of(store, user, this_week)
     assert totals is not None
     assert totals["total_workouts"] == 2
     assert week is not None
@@ -89,43 +96,46 @@ async def test_a_retry_finishes_a_half_done_addition(store: Store) -> None:
     assert [w["_id"] for w in listed] == ["w2", "w1"]
 
 
-async def test_weeks_kept_inside_older_totals_still_answer(store: Store) -> None:
+async def test_weeks_kept_inside_older_totals_still_answer(store: Store, this_week: str) -> None:
     user = uuid.uuid4().hex
     await store.totals.insert_one(
-        {"_id": user, "total_workouts": 3, "weeks": {WEEK: {"total_workouts": 3}}}
+        {"_id": user, "total_workouts": 3, "weeks": {this_week: {"total_workouts": 3}}}
     )
-    totals, week = await history.totals_of(store, user, WEEK)
+    totals, week = await history.totals_of(store, user, this_week)
     assert totals is not None
     assert totals["total_workouts"] == 3
     assert week == {"total_workouts": 3}
     # Once the totals keep the week's running sums of their own, those answer.
     await store.totals.update_one(
-        {"_id": user}, {"$set": {f"recent_weeks.{WEEK}.total_workouts": 4}}
+        {"_id": user}, {"$set": {f"recent_weeks.{this_week}.total_workouts": 4}}
     )
-    _, week = await history.totals_of(store, user, WEEK)
+    _, week = await history.totals_of(store, user, this_week)
     assert week is not None
     assert week["total_workouts"] == 4
 
 
-async def test_a_workout_waiting_for_its_score_is_listed_not_counted(store: Store) -> None:
+async def test_a_workout_waiting_for_its_score_is_listed_not_counted(
+    store: Store, this_week: str
+) -> None:
     user = uuid.uuid4().hex
-    waiting = {**workout(user, "w1"), "score_status": "pending", "score": None}
+    waiting = {**workout(this_week, user, "w1"), "score_status": "pending", "score": None}
     assert not await history.count_once(store, waiting)  # nothing to count yet
-    assert await history.count_once(store, workout(user, "w2", day=1))
+    assert await history.count_once(store, workout(this_week, user, "w2", day=1))
     listed = await history.page(store, history.Query(user_id=user, limit=10))
     assert [(w["_id"], w["score_status"]) for w in listed] == [("w2", "scored"), ("w1", "pending")]
-    assert [w["_id"] for w in await history.week_workouts(store, user, WEEK)] == ["w2"]
-    totals, week = await history.totals_of(store, user, WEEK)
+    assert [w["_id"] for w in await history.week_workouts(store, user, this_week)] == ["w2"]
+    totals, week = await history.totals_of(store, user, this_week)
     assert totals is not None
     assert week is not None
     assert totals["total_workouts"] == week["total_workouts"] == 1
     # Scored later, it is counted once, and its entry is replaced.
     assert await history.count_once(
-        store, {**waiting, "score_status": "scored", "score": workout(user, "w1")["score"]}
+        store,
+        {**waiting, "score_status": "scored", "score": workout(this_week, user, "w1")["score"]},
     )
     listed = await history.page(store, history.Query(user_id=user, limit=10))
     assert [w["score_status"] for w in listed] == ["scored", "scored"]
-    totals, week = await history.totals_of(store, user, WEEK)
+    totals, week = await history.totals_of(store, user, this_week)
     assert totals is not None
     assert week is not None
     assert totals["total_workouts"] == week["total_workouts"] == 2

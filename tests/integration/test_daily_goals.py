@@ -23,6 +23,7 @@ from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as pb
 from fitmesh.user.v1 import user_pb2_grpc
 from servicekit.events import HEALTH_STREAM, MetricDayTotal, notify_channel
+from tests.clock import DAY, Clock
 from tests.helpers import consumed, night, record, register, rpc_error, sample, sign_up, wait_for
 from tests.integration.test_gateway import is_problem
 from tests.integration.test_goal_events import drain, notifications, progress
@@ -31,11 +32,6 @@ from tests.wsclient import Member
 Health = health_pb2_grpc.HealthServiceStub
 Users = user_pb2_grpc.UserServiceStub
 GROUP = "user_service"
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-TODAY = NOW.date()
-MIDNIGHT = dt.datetime.combine(TODAY, dt.time(), dt.UTC)
-YESTERDAY = TODAY - dt.timedelta(days=1)
-TOMORROW = (TODAY + dt.timedelta(days=1)).isoformat()
 STEPS = hpb.METRIC_TYPE_STEPS
 SLEEP = hpb.METRIC_TYPE_SLEEP_MINUTES
 WATER = hpb.METRIC_TYPE_WATER_ML
@@ -45,11 +41,6 @@ WATER = hpb.METRIC_TYPE_WATER_ML
 async def health(activity_service: services.ServiceProcess) -> AsyncIterator[Health]:
     async with activity_service.channel() as channel:
         yield Health(channel)
-
-
-def earlier_today(minutes: float) -> dt.datetime:
-    """A time today (UTC), `minutes` before now where today has room for it."""
-    return max(MIDNIGHT, NOW - dt.timedelta(minutes=minutes))
 
 
 async def totals_of(redis: aioredis.Redis, user_id: str) -> list[MetricDayTotal]:
@@ -67,31 +58,31 @@ def figures(events: list[MetricDayTotal]) -> set[tuple[str, dt.date, float]]:
 
 
 async def test_record_metrics_publishes_the_day_totals_it_touched(
-    health: Health, redis: aioredis.Redis
+    health: Health, redis: aioredis.Redis, clock: Clock
 ) -> None:
     user_id = str(uuid.uuid4())
-    yesterday_noon = MIDNIGHT - dt.timedelta(hours=12)
-    await record(health, user_id, sample(STEPS, 2500, earlier_today(60), "s-early"))
+    yesterday_noon = clock.midnight - dt.timedelta(hours=12)
+    await record(health, user_id, sample(STEPS, 2500, clock.earlier_today(60), "s-early"))
     batch = [
-        sample(STEPS, 4000, earlier_today(30), "s-1"),
-        sample(STEPS, 1500, earlier_today(10), "s-2"),
+        sample(STEPS, 4000, clock.earlier_today(30), "s-1"),
+        sample(STEPS, 1500, clock.earlier_today(10), "s-2"),
         sample(STEPS, 700, yesterday_noon, "s-y"),
-        night(420, earlier_today(1), "night"),
+        night(420, clock.earlier_today(1), "night"),
         sample(WATER, 250, yesterday_noon, "w-1"),
         sample(WATER, 300, yesterday_noon + dt.timedelta(hours=1), "w-2"),
-        sample(hpb.METRIC_TYPE_HEART_RATE, 80, earlier_today(5), "hr"),  # no goal counts it
+        sample(hpb.METRIC_TYPE_HEART_RATE, 80, clock.earlier_today(5), "hr"),  # no goal counts it
     ]
     await record(health, user_id, *batch)
     events = await totals_of(redis, user_id)
     expected = {
-        ("steps", TODAY, 8000.0),  # the whole day, the earlier batch's sample too
-        ("steps", YESTERDAY, 700.0),
-        ("sleep_minutes", TODAY, 420.0),  # the night counts on the day it ended
-        ("water_ml", YESTERDAY, 550.0),
+        ("steps", clock.today, 8000.0),  # the whole day, the earlier batch's sample too
+        ("steps", clock.today - DAY, 700.0),
+        ("sleep_minutes", clock.today, 420.0),  # the night counts on the day it ended
+        ("water_ml", clock.today - DAY, 550.0),
     }
     assert figures(events[1:]) == expected
     assert len(events) == 1 + 4  # one per (type, day): the first batch's, then these
-    assert figures(events[:1]) == {("steps", TODAY, 2500.0)}
+    assert figures(events[:1]) == {("steps", clock.today, 2500.0)}
 
     # A re-sync stores nothing, and publishes the same totals again, with the same ids
     # (a client retrying after UNAVAILABLE relies on it).
@@ -103,13 +94,13 @@ async def test_record_metrics_publishes_the_day_totals_it_touched(
 
 
 async def test_record_metrics_fails_unavailable_without_redis_but_keeps_the_samples(
-    activity_service_env: dict[str, str], own_redis: Server
+    activity_service_env: dict[str, str], own_redis: Server, clock: Clock
 ) -> None:
     service = await services.start(
         "activity_service", {**activity_service_env, "REDIS_URL": own_redis.url}
     )
     user_id = str(uuid.uuid4())
-    batch = [sample(STEPS, 3000, earlier_today(5), "kept")]
+    batch = [sample(STEPS, 3000, clock.earlier_today(5), "kept")]
     try:
         async with service.channel() as channel:
             stub = Health(channel)
@@ -121,7 +112,7 @@ async def test_record_metrics_fails_unavailable_without_redis_but_keeps_the_samp
             assert retried.duplicate  # stored by the failed call
             client = aioredis.from_url(own_redis.url, decode_responses=True)
             try:
-                assert figures(await totals_of(client, user_id)) == {("steps", TODAY, 3000.0)}
+                assert figures(await totals_of(client, user_id)) == {("steps", clock.today, 3000.0)}
             finally:
                 await client.aclose()
     finally:
@@ -129,8 +120,9 @@ async def test_record_metrics_fails_unavailable_without_redis_but_keeps_the_samp
 
 
 async def goal(stub: Users, user_id: str, kind: Any, target: float) -> pb.Goal:
+    tomorrow = (dt.datetime.now(dt.UTC).date() + DAY).isoformat()  # any day ahead will do
     request = pb.CreateGoalRequest(
-        user_id=user_id, goal_type=kind, target_value=target, target_date=TOMORROW
+        user_id=user_id, goal_type=kind, target_value=target, target_date=tomorrow
     )
     return (await stub.CreateGoal(request, timeout=10)).goal
 
@@ -144,6 +136,7 @@ async def test_a_steps_goal_is_achieved_once_across_two_batches(
     user_service: services.ServiceProcess,
     health: Health,
     redis: aioredis.Redis,
+    clock: Clock,
 ) -> None:
     user = await register(user_stub)
     steps = await goal(user_stub, user.user_id, spb.GOAL_TYPE_DAILY_STEPS, 10_000)
@@ -153,15 +146,18 @@ async def test_a_steps_goal_is_achieved_once_across_two_batches(
     await pubsub.subscribe(notify_channel(user.user_id))
 
     # Yesterday is before the goal was made: its 50,000 steps do not count.
-    yesterday = MIDNIGHT - dt.timedelta(hours=6)
-    first = [sample(STEPS, 50_000, yesterday, "y"), sample(STEPS, 6000, earlier_today(20), "a")]
+    yesterday = clock.midnight - dt.timedelta(hours=6)
+    first = [
+        sample(STEPS, 50_000, yesterday, "y"),
+        sample(STEPS, 6000, clock.earlier_today(20), "a"),
+    ]
     await record(health, user.user_id, *first)
     await record(health, user.user_id, *first)  # a re-sync: the same totals again
     await settled(redis)
     after_first = await progress(user_stub, user.user_id, steps.goal_id)
     assert (after_first.status, after_first.current_progress) == (spb.GOAL_STATUS_ACTIVE, 6000)
 
-    second = [sample(STEPS, 4000, earlier_today(10), "b")]
+    second = [sample(STEPS, 4000, clock.earlier_today(10), "b")]
     await record(health, user.user_id, *second)
     await record(health, user.user_id, *first, *second)  # and again, every sample
     await settled(redis)
@@ -187,6 +183,7 @@ async def test_sleep_and_water_goals_count_their_best_day(
     user_service: services.ServiceProcess,
     health: Health,
     redis: aioredis.Redis,
+    clock: Clock,
 ) -> None:
     user = await register(user_stub)
     sleep = await goal(user_stub, user.user_id, spb.GOAL_TYPE_DAILY_SLEEP_MINUTES, 420)
@@ -196,10 +193,10 @@ async def test_sleep_and_water_goals_count_their_best_day(
     await record(
         health,
         user.user_id,
-        night(480, MIDNIGHT - dt.timedelta(minutes=1), "n-0"),
-        night(300, earlier_today(2), "n-1"),
-        sample(WATER, 800, earlier_today(30), "w-1"),
-        sample(WATER, 700, earlier_today(20), "w-2"),
+        night(480, clock.midnight - dt.timedelta(minutes=1), "n-0"),
+        night(300, clock.earlier_today(2), "n-1"),
+        sample(WATER, 800, clock.earlier_today(30), "w-1"),
+        sample(WATER, 700, clock.earlier_today(20), "w-2"),
     )
     await settled(redis)
     slept = await progress(user_stub, user.user_id, sleep.goal_id)
@@ -211,8 +208,8 @@ async def test_sleep_and_water_goals_count_their_best_day(
     await record(
         health,
         user.user_id,
-        night(120, earlier_today(1), "nap"),
-        sample(WATER, 500, earlier_today(5), "w-3"),
+        night(120, clock.earlier_today(1), "nap"),
+        sample(WATER, 500, clock.earlier_today(5), "w-3"),
     )
     await settled(redis)
     slept = await progress(user_stub, user.user_id, sleep.goal_id)
@@ -242,20 +239,20 @@ async def test_a_daily_target_beyond_a_day_is_refused(
 
 
 async def test_a_steps_goal_alert_reaches_the_socket_through_the_gateway(
-    api: httpx.AsyncClient, gateway: services.HttpProcess
+    api: httpx.AsyncClient, gateway: services.HttpProcess, clock: Clock
 ) -> None:
     me = await sign_up(api)
     too_much = await api.post(
         f"/users/{me.user_id}/goals",
         headers=me.headers,
-        json={"goal_type": "daily_steps", "target_value": 100_001, "target_date": TOMORROW},
+        json={"goal_type": "daily_steps", "target_value": 100_001, "target_date": clock.tomorrow},
     )
     fields = [e["field"] for e in is_problem(too_much, 400)["errors"]]
     assert fields == ["target_value"]
     made = await api.post(
         f"/users/{me.user_id}/goals",
         headers=me.headers,
-        json={"goal_type": "daily_steps", "target_value": 9000, "target_date": TOMORROW},
+        json={"goal_type": "daily_steps", "target_value": 9000, "target_date": clock.tomorrow},
     )
     assert made.status_code == 201, made.text
     assert (made.json()["goal_type"], made.json()["status"]) == ("daily_steps", "active")
@@ -266,7 +263,7 @@ async def test_a_steps_goal_alert_reaches_the_socket_through_the_gateway(
             body = {
                 "metric_type": "steps",
                 "value": value,
-                "recorded_at": earlier_today(minutes).isoformat(),
+                "recorded_at": clock.earlier_today(minutes).isoformat(),
                 "client_id": client_id,
             }
             posted = await api.post("/health-metrics/", headers=me.headers, json=[body])

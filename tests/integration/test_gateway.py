@@ -16,10 +16,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from devstack import services
+from tests.clock import Clock
 from tests.helpers import PASSWORD, Account, sign_up, unique, wait_for
 
 PROBLEM = "application/problem+json"
-TODAY = dt.datetime.now(dt.UTC).date()
 
 
 def is_problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def is_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-async def test_the_full_journey(api: httpx.AsyncClient) -> None:
+async def test_the_full_journey(api: httpx.AsyncClient, clock: Clock) -> None:
     me = await sign_up(api)
     h = me.headers
     profile = await api.patch(
@@ -54,7 +54,7 @@ async def test_the_full_journey(api: httpx.AsyncClient) -> None:
         json={
             "goal_type": "workouts_count",
             "target_value": 2,
-            "target_date": (TODAY + dt.timedelta(days=30)).isoformat(),
+            "target_date": (clock.today + dt.timedelta(days=30)).isoformat(),
         },
     )
     assert goal.status_code == 201, goal.text
@@ -111,7 +111,7 @@ async def test_the_full_journey(api: httpx.AsyncClient) -> None:
     assert score.status_code == 200, score.text
     week_minutes = (
         60 + body["intensity_minutes"]
-        if start.isocalendar()[:2] == TODAY.isocalendar()[:2]
+        if start.isocalendar()[:2] == clock.today.isocalendar()[:2]
         else body["intensity_minutes"]
     )
     assert score.json()["intensity_minutes"] == pytest.approx(week_minutes, abs=0.01)

@@ -9,30 +9,37 @@ from typing import Any
 
 import httpx
 
+from tests.clock import Clock
 from tests.helpers import sign_up
 from tests.integration.test_gateway import is_problem
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+def at(clock: Clock, days_ago: float, hour: int = 12) -> str:
+    day = (clock.now - dt.timedelta(days=days_ago)).replace(hour=hour, minute=0, second=0)
+    return min(day, clock.now).isoformat()
 
 
-def at(days_ago: float, hour: int = 12) -> str:
-    day = (NOW - dt.timedelta(days=days_ago)).replace(hour=hour, minute=0, second=0)
-    return min(day, NOW).isoformat()
-
-
-def steps(value: float, days_ago: float, client_id: str | None = None) -> dict[str, Any]:
-    sample: dict[str, Any] = {"metric_type": "steps", "value": value, "recorded_at": at(days_ago)}
+def steps(
+    clock: Clock, value: float, days_ago: float, client_id: str | None = None
+) -> dict[str, Any]:
+    sample: dict[str, Any] = {
+        "metric_type": "steps",
+        "value": value,
+        "recorded_at": at(clock, days_ago),
+    }
     if client_id:
         sample["client_id"] = client_id
     return sample
 
 
-async def test_a_sample_is_stored_read_back_and_private(api: httpx.AsyncClient) -> None:
+async def test_a_sample_is_stored_read_back_and_private(
+    api: httpx.AsyncClient, clock: Clock
+) -> None:
     me, other = await sign_up(api), await sign_up(api)
     made = await api.post(
         "/health-metrics/",
         headers=me.headers,
-        json={"metric_type": "weight_kg", "value": 71.4, "unit": "kg", "recorded_at": at(0)},
+        json={"metric_type": "weight_kg", "value": 71.4, "unit": "kg", "recorded_at": at(clock, 0)},
     )
     assert made.status_code == 201, made.text
     metric = made.json()
@@ -47,13 +54,15 @@ async def test_a_sample_is_stored_read_back_and_private(api: httpx.AsyncClient) 
     is_problem(await api.get(f"/health-metrics/user/{me.user_id}", headers=other.headers), 403)
     is_problem(await api.get(f"/health-metrics/user/{me.user_id}"), 401)
     # The path without the trailing slash is the same route.
-    plain = await api.post("/health-metrics", headers=me.headers, json=steps(1200, 0))
+    plain = await api.post("/health-metrics", headers=me.headers, json=steps(clock, 1200, 0))
     assert plain.status_code == 201, plain.text
 
 
-async def test_a_repeated_batch_stores_nothing_twice(api: httpx.AsyncClient) -> None:
+async def test_a_repeated_batch_stores_nothing_twice(api: httpx.AsyncClient, clock: Clock) -> None:
     me = await sign_up(api)
-    batch = [steps(1000 + i, i % 5, client_id=f"watch-{uuid.uuid4().hex}") for i in range(30)]
+    batch = [
+        steps(clock, 1000 + i, i % 5, client_id=f"watch-{uuid.uuid4().hex}") for i in range(30)
+    ]
     first = await api.post("/health-metrics/", headers=me.headers, json=batch)
     assert first.status_code == 201, first.text
     assert (first.json()["stored"], first.json()["duplicates"]) == (30, 0)
@@ -65,7 +74,7 @@ async def test_a_repeated_batch_stores_nothing_twice(api: httpx.AsyncClient) -> 
     ]
     # A re-sync with one new sample stores just that one.
     mixed = await api.post(
-        "/health-metrics/", headers=me.headers, json=[*batch[:3], steps(999, 0, "new-one")]
+        "/health-metrics/", headers=me.headers, json=[*batch[:3], steps(clock, 999, 0, "new-one")]
     )
     assert (mixed.status_code, mixed.json()["stored"], mixed.json()["duplicates"]) == (201, 1, 3)
     listed = await api.get(
@@ -77,20 +86,24 @@ async def test_a_repeated_batch_stores_nothing_twice(api: httpx.AsyncClient) -> 
     assert len(listed.json()["items"]) == 31
 
 
-async def test_bad_samples_name_the_field(api: httpx.AsyncClient) -> None:
+async def test_bad_samples_name_the_field(api: httpx.AsyncClient, clock: Clock) -> None:
     me = await sign_up(api)
 
     async def post(body: object) -> httpx.Response:
         return await api.post("/health-metrics/", headers=me.headers, json=body)
 
-    unknown = is_problem(await post({"metric_type": "mood", "value": 3, "recorded_at": at(0)}), 400)
+    unknown = is_problem(
+        await post({"metric_type": "mood", "value": 3, "recorded_at": at(clock, 0)}), 400
+    )
     assert [e["field"] for e in unknown["errors"]] == ["metric_type"]
     too_many = is_problem(
-        await post({"metric_type": "steps", "value": 100_001, "recorded_at": at(0)}), 400
+        await post({"metric_type": "steps", "value": 100_001, "recorded_at": at(clock, 0)}), 400
     )
     assert [e["field"] for e in too_many["errors"]] == ["value"]
     wrong_unit = is_problem(
-        await post({"metric_type": "weight_kg", "value": 150, "unit": "lb", "recorded_at": at(0)}),
+        await post(
+            {"metric_type": "weight_kg", "value": 150, "unit": "lb", "recorded_at": at(clock, 0)}
+        ),
         400,
     )
     assert wrong_unit["errors"][0]["field"] == "unit"
@@ -100,16 +113,18 @@ async def test_bad_samples_name_the_field(api: httpx.AsyncClient) -> None:
             {
                 "metric_type": "sleep_minutes",
                 "value": 60,
-                "start_time": at(0, hour=8),
-                "end_time": at(0, hour=7),
+                "start_time": at(clock, 0, hour=8),
+                "end_time": at(clock, 0, hour=7),
             }
         ),
         400,
     )
     assert {e["field"] for e in backwards["errors"]} & {"end_time", "start_time"}
-    in_batch = is_problem(await post([steps(10, 0), steps(10, 0), steps(-5, 0)]), 400)
+    in_batch = is_problem(
+        await post([steps(clock, 10, 0), steps(clock, 10, 0), steps(clock, -5, 0)]), 400
+    )
     assert [e["field"] for e in in_batch["errors"]] == ["2.value"]
-    over = is_problem(await post([steps(1, 0)] * 1001), 400)
+    over = is_problem(await post([steps(clock, 1, 0)] * 1001), 400)
     assert "at most 1000" in over["errors"][0]["message"]
     missing = is_problem(await post({"metric_type": "steps", "value": 10}), 400)
     assert [e["field"] for e in missing["errors"]] == ["recorded_at"]
@@ -118,10 +133,12 @@ async def test_bad_samples_name_the_field(api: httpx.AsyncClient) -> None:
     assert listed.json()["items"] == []
 
 
-async def test_a_summary_reads_its_writes(api: httpx.AsyncClient) -> None:
+async def test_a_summary_reads_its_writes(api: httpx.AsyncClient, clock: Clock) -> None:
     me = await sign_up(api)
     path = f"/health-metrics/user/{me.user_id}/summary"
-    await api.post("/health-metrics/", headers=me.headers, json=[steps(4000, 1), steps(6000, 2)])
+    await api.post(
+        "/health-metrics/", headers=me.headers, json=[steps(clock, 4000, 1), steps(clock, 6000, 2)]
+    )
     first = await api.get(path, headers=me.headers, params={"days": 7})
     assert first.status_code == 200, first.text
     (summary,) = first.json()["summaries"]
@@ -134,7 +151,7 @@ async def test_a_summary_reads_its_writes(api: httpx.AsyncClient) -> None:
     assert summary["mean"] == 5000
     # Answered from the cache until a write, then recomputed: the reader sees the write.
     assert (await api.get(path, headers=me.headers, params={"days": 7})).json() == first.json()
-    await api.post("/health-metrics/", headers=me.headers, json=steps(11000, 0))
+    await api.post("/health-metrics/", headers=me.headers, json=steps(clock, 11000, 0))
     after = (await api.get(path, headers=me.headers, params={"days": 7})).json()
     (summary,) = after["summaries"]
     assert (summary["count"], summary["max"], summary["latest"]["value"]) == (3, 11000, 11000)
@@ -143,10 +160,10 @@ async def test_a_summary_reads_its_writes(api: httpx.AsyncClient) -> None:
     is_problem(await api.get(path, headers=other.headers), 403)
 
 
-async def test_meals_are_idempotent_with_daily_totals(api: httpx.AsyncClient) -> None:
+async def test_meals_are_idempotent_with_daily_totals(api: httpx.AsyncClient, clock: Clock) -> None:
     me = await sign_up(api)
     meal = {
-        "eaten_at": at(1, hour=8),
+        "eaten_at": at(clock, 1, hour=8),
         "name": "breakfast",
         "calories": 420,
         "protein_g": 20,
@@ -160,7 +177,12 @@ async def test_meals_are_idempotent_with_daily_totals(api: httpx.AsyncClient) ->
     again = await api.post("/nutrition-logs/", headers=me.headers, json=meal)
     assert (again.status_code, again.json()["duplicate"]) == (200, True)
     assert again.json()["meal_id"] == made.json()["meal_id"]
-    lunch = {**meal, "eaten_at": at(1, hour=13), "calories": 600, "client_id": "phone-meal-2"}
+    lunch = {
+        **meal,
+        "eaten_at": at(clock, 1, hour=13),
+        "calories": 600,
+        "client_id": "phone-meal-2",
+    }
     assert (await api.post("/nutrition-logs/", headers=me.headers, json=lunch)).status_code == 201
     page = await api.get(f"/nutrition-logs/user/{me.user_id}", headers=me.headers)
     assert page.status_code == 200
@@ -177,12 +199,14 @@ async def test_meals_are_idempotent_with_daily_totals(api: httpx.AsyncClient) ->
     )
 
 
-async def test_series_fill_empty_days(api: httpx.AsyncClient) -> None:
+async def test_series_fill_empty_days(api: httpx.AsyncClient, clock: Clock) -> None:
     me = await sign_up(api)
     await api.post(
-        "/health-metrics/", headers=me.headers, json=[steps(3000, 1), steps(500, 1), steps(7000, 3)]
+        "/health-metrics/",
+        headers=me.headers,
+        json=[steps(clock, 3000, 1), steps(clock, 500, 1), steps(clock, 7000, 3)],
     )
-    since = (NOW - dt.timedelta(days=4)).replace(hour=0, minute=0, second=0)
+    since = (clock.now - dt.timedelta(days=4)).replace(hour=0, minute=0, second=0)
     reply = await api.get(
         f"/health-metrics/user/{me.user_id}/series",
         headers=me.headers,
@@ -190,7 +214,7 @@ async def test_series_fill_empty_days(api: httpx.AsyncClient) -> None:
             "metric_type": "steps",
             "period": "day",
             "since": since.isoformat(),
-            "until": NOW.isoformat(),
+            "until": clock.now.isoformat(),
         },
     )
     assert reply.status_code == 200, reply.text
@@ -201,26 +225,26 @@ async def test_series_fill_empty_days(api: httpx.AsyncClient) -> None:
         await api.get(
             f"/users/{me.user_id}/activity-series",
             headers=me.headers,
-            params={"since": NOW.isoformat(), "until": since.isoformat()},
+            params={"since": clock.now.isoformat(), "until": since.isoformat()},
         ),
         400,
     )
     assert backwards["errors"][0]["field"] == "since"
 
 
-async def test_insights_rank_and_follow_new_data(api: httpx.AsyncClient) -> None:
+async def test_insights_rank_and_follow_new_data(api: httpx.AsyncClient, clock: Clock) -> None:
     me = await sign_up(api, birth_date="1990-05-01", sex="female", weight_kg=64)
     short_sleep = [
         {
             "metric_type": "sleep_minutes",
             "value": 300,
-            "start_time": at(d, hour=1),
-            "end_time": at(d, hour=6),
+            "start_time": at(clock, d, hour=1),
+            "end_time": at(clock, d, hour=6),
             "client_id": f"sleep-{d}",
         }
         for d in (1, 2, 3)
     ]
-    few_steps = [steps(2500, d, f"steps-{d}") for d in (1, 2, 3)]
+    few_steps = [steps(clock, 2500, d, f"steps-{d}") for d in (1, 2, 3)]
     stored = await api.post("/health-metrics/", headers=me.headers, json=short_sleep + few_steps)
     assert stored.status_code == 201, stored.text
     path = f"/recommendations/{me.user_id}"
@@ -234,7 +258,7 @@ async def test_insights_rank_and_follow_new_data(api: httpx.AsyncClient) -> None
     assert any(e["value"] == 2500 for e in kinds["low_steps"]["evidence"])
     assert all(i["source"] and i["message"] for i in items)
     # A new metric that feeds the steps rule forgets the cached answer.
-    more = [steps(9000, d, f"more-steps-{d}") for d in (1, 2, 3)]
+    more = [steps(clock, 9000, d, f"more-steps-{d}") for d in (1, 2, 3)]
     assert (await api.post("/health-metrics/", headers=me.headers, json=more)).status_code == 201
     after = (await api.get(path, headers=me.headers)).json()["items"]
     assert "low_steps" not in {i["kind"] for i in after}

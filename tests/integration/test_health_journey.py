@@ -4,39 +4,44 @@ whose alert arrives over the WebSocket the moment the day's steps reach it."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import httpx
 
 from devstack import services
+from tests.clock import Clock
 from tests.helpers import sign_up
 from tests.wsclient import Member
 
-NOW = dt.datetime.now(dt.UTC)
-MIDNIGHT = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
 SEVERITY = {"alert": 3, "warning": 2, "info": 1}
 
 
-def day(n: int, hour: int, minute: int = 0) -> str:
-    """`hour`:`minute` of the day `n` days before today (UTC)."""
-    return (MIDNIGHT - dt.timedelta(days=n, hours=-hour, minutes=-minute)).isoformat()
-
-
-def watch_day(n: int) -> list[dict[str, Any]]:
+def watch_day(clock: Clock, n: int) -> list[dict[str, Any]]:
     """What a watch syncs for the day `n` days ago: few steps, short sleep, a high resting
     heart rate, little water, and a weight that creeps up."""
     return [
-        {"metric_type": "steps", "value": 3000 + 100 * n, "recorded_at": day(n, 20)},
+        {
+            "metric_type": "steps",
+            "value": 3000 + 100 * n,
+            "recorded_at": clock.at(n, 20).isoformat(),
+        },
         {
             "metric_type": "sleep_minutes",
             "value": 330,
-            "start_time": day(n, 0, 30),
-            "end_time": day(n, 6),
+            "start_time": clock.at(n, 0, 30).isoformat(),
+            "end_time": clock.at(n, 6).isoformat(),
         },
-        {"metric_type": "heart_rate_resting", "value": 86, "recorded_at": day(n, 7)},
-        {"metric_type": "water_ml", "value": 900, "recorded_at": day(n, 18)},
-        {"metric_type": "weight_kg", "value": 80 + (7 - n) * 0.25, "recorded_at": day(n, 7, 5)},
+        {
+            "metric_type": "heart_rate_resting",
+            "value": 86,
+            "recorded_at": clock.at(n, 7).isoformat(),
+        },
+        {"metric_type": "water_ml", "value": 900, "recorded_at": clock.at(n, 18).isoformat()},
+        {
+            "metric_type": "weight_kg",
+            "value": 80 + (7 - n) * 0.25,
+            "recorded_at": clock.at(n, 7, 5).isoformat(),
+        },
     ]
 
 
@@ -45,17 +50,17 @@ def with_ids(samples: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
 
 
 async def test_a_week_of_health_data_gives_ranked_insights_and_a_goal_alert(
-    api: httpx.AsyncClient, gateway: services.HttpProcess
+    api: httpx.AsyncClient, gateway: services.HttpProcess, clock: Clock
 ) -> None:
     me = await sign_up(api, birth_date="1985-03-02", sex="male", weight_kg=81)
     for n in range(1, 8):
         synced = await api.post(
-            "/health-metrics/", headers=me.headers, json=with_ids(watch_day(n), n)
+            "/health-metrics/", headers=me.headers, json=with_ids(watch_day(clock, n), n)
         )
         assert (synced.status_code, synced.json()["stored"]) == (201, 5), synced.text
         for hour, kcal in ((8, 500), (13, 800), (19, 900)):
             meal = {
-                "eaten_at": day(n, hour),
+                "eaten_at": clock.at(n, hour).isoformat(),
                 "calories": kcal,
                 # Mostly fat: 45 % of energy, past the 35 % the AMDR allows.
                 "protein_g": kcal * 0.15 / 4,
@@ -66,7 +71,9 @@ async def test_a_week_of_health_data_gives_ranked_insights_and_a_goal_alert(
             logged = await api.post("/nutrition-logs/", headers=me.headers, json=meal)
             assert logged.status_code == 201, logged.text
     # A re-sync of the whole week stores nothing new.
-    again = await api.post("/health-metrics/", headers=me.headers, json=with_ids(watch_day(3), 3))
+    again = await api.post(
+        "/health-metrics/", headers=me.headers, json=with_ids(watch_day(clock, 3), 3)
+    )
     assert (again.status_code, again.json()["duplicates"]) == (200, 5)
 
     path = f"/recommendations/{me.user_id}"
@@ -100,7 +107,7 @@ async def test_a_week_of_health_data_gives_ranked_insights_and_a_goal_alert(
         {
             "metric_type": "steps",
             "value": 6000,
-            "recorded_at": day(n, 21),
+            "recorded_at": clock.at(n, 21).isoformat(),
             "client_id": f"phone-steps-{n}",
         }
         for n in range(1, 7)
@@ -118,8 +125,8 @@ async def test_a_week_of_health_data_gives_ranked_insights_and_a_goal_alert(
         params={
             "metric_type": "steps",
             "period": "day",
-            "since": day(6, 0),
-            "until": NOW.isoformat(),
+            "since": clock.at(6, 0).isoformat(),
+            "until": clock.now.isoformat(),
         },
     )
     assert [p["sum"] for p in series.json()["points"]] == [
@@ -127,7 +134,7 @@ async def test_a_week_of_health_data_gives_ranked_insights_and_a_goal_alert(
     ] + [0]
 
     # Today's steps reach the daily goal: the alert arrives on the open socket.
-    tomorrow = (MIDNIGHT + dt.timedelta(days=1)).date().isoformat()
+    tomorrow = clock.tomorrow
     goal = await api.post(
         f"/users/{me.user_id}/goals",
         headers=me.headers,
@@ -136,7 +143,7 @@ async def test_a_week_of_health_data_gives_ranked_insights_and_a_goal_alert(
     assert goal.status_code == 201, goal.text
     socket = await Member.connect(gateway.url, me.token, me.user_id)
     try:
-        now = max(MIDNIGHT, NOW - dt.timedelta(minutes=1)).isoformat()
+        now = clock.earlier_today(1).isoformat()
         today = {
             "metric_type": "steps",
             "value": 10250,

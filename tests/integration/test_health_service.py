@@ -27,11 +27,10 @@ from fitmesh.health.v1 import health_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from servicekit.protofields import timestamp, to_datetime
 from servicekit.status import field_violations
+from tests.clock import Clock
 from tests.helpers import log_workout, night, record, rpc_error, sample
 
 Stub = health_pb2_grpc.HealthServiceStub
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-TODAY = dt.datetime.combine(NOW.date(), dt.time(), dt.UTC)
 DAY = dt.timedelta(days=1)
 STEPS = hpb.METRIC_TYPE_STEPS
 WATER = hpb.METRIC_TYPE_WATER_ML
@@ -82,9 +81,9 @@ async def test_health_checks_answer_for_the_health_service(
     assert status == health_pb2.HealthCheckResponse.SERVING
 
 
-async def test_single_and_batch_writes_read_back(health_stub: Stub) -> None:
+async def test_single_and_batch_writes_read_back(health_stub: Stub, clock: Clock) -> None:
     user_id = user()
-    at = NOW - dt.timedelta(minutes=1, microseconds=123_456)
+    at = clock.now - dt.timedelta(minutes=1, microseconds=123_456)
     [one] = await record(health_stub, user_id, sample(STEPS, 4321, at))
     assert not one.duplicate
     assert one.metric.unit == "steps"
@@ -97,13 +96,13 @@ async def test_single_and_batch_writes_read_back(health_stub: Stub) -> None:
     )
     assert got.metric == one.metric
 
-    end = NOW - dt.timedelta(hours=2)
+    end = clock.now - dt.timedelta(hours=2)
     batch = await record(
         health_stub,
         user_id,
-        sample(WEIGHT, 72.5, NOW - DAY, unit="kg"),
+        sample(WEIGHT, 72.5, clock.now - DAY, unit="kg"),
         night(430, end, "night-1"),
-        sample(RESTING, 58, NOW - DAY),
+        sample(RESTING, 58, clock.now - DAY),
     )
     assert [m.metric.metric_type for m in batch] == [WEIGHT, SLEEP, RESTING]
     assert [m.metric.unit for m in batch] == ["kg", "min", "bpm"]
@@ -114,17 +113,17 @@ async def test_single_and_batch_writes_read_back(health_stub: Stub) -> None:
     assert len(await listed(health_stub, user_id)) == 4
 
 
-async def test_a_repeated_batch_stores_nothing_new(health_stub: Stub) -> None:
+async def test_a_repeated_batch_stores_nothing_new(health_stub: Stub, clock: Clock) -> None:
     user_id = user()
     first = await record(
         health_stub,
         user_id,
-        *(sample(STEPS, 100 * i, NOW - dt.timedelta(hours=i), f"s{i}") for i in range(1, 4)),
+        *(sample(STEPS, 100 * i, clock.now - dt.timedelta(hours=i), f"s{i}") for i in range(1, 4)),
     )
     again = await record(
         health_stub,
         user_id,
-        *(sample(STEPS, 999, NOW - dt.timedelta(minutes=i), f"s{i}") for i in range(1, 4)),
+        *(sample(STEPS, 999, clock.now - dt.timedelta(minutes=i), f"s{i}") for i in range(1, 4)),
     )
     assert [m.duplicate for m in first] == [False] * 3
     assert [m.duplicate for m in again] == [True] * 3
@@ -134,16 +133,17 @@ async def test_a_repeated_batch_stores_nothing_new(health_stub: Stub) -> None:
 
 async def test_a_mixed_batch_stores_only_the_new_samples_in_request_order(
     health_stub: Stub,
+    clock: Clock,
 ) -> None:
     user_id = user()
-    [old] = await record(health_stub, user_id, sample(WATER, 250, NOW - DAY, "w-old"))
+    [old] = await record(health_stub, user_id, sample(WATER, 250, clock.now - DAY, "w-old"))
     mixed = await record(
         health_stub,
         user_id,
-        sample(WATER, 300, NOW, "w-new-1"),
-        sample(WATER, 999, NOW, "w-old"),
-        sample(WATER, 400, NOW),
-        sample(WATER, 500, NOW, "w-new-2"),
+        sample(WATER, 300, clock.now, "w-new-1"),
+        sample(WATER, 999, clock.now, "w-old"),
+        sample(WATER, 400, clock.now),
+        sample(WATER, 500, clock.now, "w-new-2"),
     )
     assert [m.duplicate for m in mixed] == [False, True, False, False]
     assert mixed[1].metric == old.metric
@@ -151,9 +151,9 @@ async def test_a_mixed_batch_stores_only_the_new_samples_in_request_order(
     assert sorted(m.value for m in await listed(health_stub, user_id)) == [250, 300, 400, 500]
 
 
-async def test_concurrent_resyncs_store_each_sample_once(health_stub: Stub) -> None:
+async def test_concurrent_resyncs_store_each_sample_once(health_stub: Stub, clock: Clock) -> None:
     user_id = user()
-    batch = [sample(STEPS, i, NOW - dt.timedelta(minutes=i), f"c{i}") for i in range(20)]
+    batch = [sample(STEPS, i, clock.now - dt.timedelta(minutes=i), f"c{i}") for i in range(20)]
     replies = await asyncio.gather(*(record(health_stub, user_id, *batch) for _ in range(5)))
     for i in range(20):
         stored = [r[i] for r in replies]
@@ -162,93 +162,97 @@ async def test_concurrent_resyncs_store_each_sample_once(health_stub: Stub) -> N
     assert len(await listed(health_stub, user_id)) == 20
 
 
-async def test_a_client_id_twice_in_one_batch_is_refused(health_stub: Stub) -> None:
+async def test_a_client_id_twice_in_one_batch_is_refused(health_stub: Stub, clock: Clock) -> None:
     user_id = user()
     request = hpb.RecordMetricsRequest(
         user_id=user_id,
         samples=[
-            sample(STEPS, 1, NOW, "a"),
-            sample(STEPS, 2, NOW, "b"),
-            sample(STEPS, 3, NOW, "a"),
+            sample(STEPS, 1, clock.now, "a"),
+            sample(STEPS, 2, clock.now, "b"),
+            sample(STEPS, 3, clock.now, "a"),
         ],
     )
     assert await refused(health_stub.RecordMetrics(request, timeout=10)) == ["samples[2].client_id"]
     assert await listed(health_stub, user_id) == []
 
 
-BAD_SAMPLES = {
-    "value out of range": (
-        [sample(STEPS, 10, NOW), sample(RESTING, 300, NOW)],
-        ["samples[1].value"],
-    ),
-    "unknown type": ([sample(99, 10, NOW)], ["samples[0].metric_type"]),
-    "no type": ([sample(0, 10, NOW)], ["samples[0].metric_type"]),
-    "wrong unit": ([sample(WEIGHT, 150, NOW, unit="lb")], ["samples[0].unit"]),
-    "sleep ends before it starts": (
-        [
-            hpb.MetricSample(
-                metric_type=SLEEP,
-                value=60,
-                start_time=timestamp(NOW - dt.timedelta(hours=1)),
-                end_time=timestamp(NOW - dt.timedelta(hours=2)),
-            )
-        ],
-        ["samples[0].end_time"],
-    ),
-    "sleep longer than a day": (
-        [
-            hpb.MetricSample(
-                metric_type=SLEEP,
-                value=600,
-                start_time=timestamp(NOW - dt.timedelta(hours=25)),
-                end_time=timestamp(NOW),
-            )
-        ],
-        ["samples[0].end_time"],
-    ),
-    "more asleep than in bed": (
-        [
-            hpb.MetricSample(
-                metric_type=SLEEP,
-                value=120,
-                start_time=timestamp(NOW - dt.timedelta(hours=1)),
-                end_time=timestamp(NOW),
-            )
-        ],
-        ["samples[0].value"],
-    ),
-    "sleep without a start": (
-        [hpb.MetricSample(metric_type=SLEEP, value=60, end_time=timestamp(NOW))],
-        ["samples[0].start_time"],
-    ),
-    "a start on steps": (
-        [sample(STEPS, 10, NOW, start_time=timestamp(NOW))],
-        ["samples[0].start_time"],
-    ),
-    "in the future": (
-        [sample(STEPS, 10, NOW + dt.timedelta(days=1))],
-        ["samples[0].recorded_at"],
-    ),
-    "before 1970": (
-        [sample(STEPS, 10, dt.datetime(1969, 12, 31, tzinfo=dt.UTC))],
-        ["samples[0].recorded_at"],
-    ),
-    "no time": ([hpb.MetricSample(metric_type=STEPS, value=10)], ["samples[0].recorded_at"]),
-    "none": ([], ["samples"]),
-    "over 1000": ([sample(STEPS, 1, NOW)] * 1001, ["samples"]),
-}
+def bad_samples(now: dt.datetime) -> dict[str, tuple[list[hpb.MetricSample], list[str]]]:
+    """Refused batches by name, with the fields the refusal names."""
+    return {
+        "value out of range": (
+            [sample(STEPS, 10, now), sample(RESTING, 300, now)],
+            ["samples[1].value"],
+        ),
+        "unknown type": ([sample(99, 10, now)], ["samples[0].metric_type"]),
+        "no type": ([sample(0, 10, now)], ["samples[0].metric_type"]),
+        "wrong unit": ([sample(WEIGHT, 150, now, unit="lb")], ["samples[0].unit"]),
+        "sleep ends before it starts": (
+            [
+                hpb.MetricSample(
+                    metric_type=SLEEP,
+                    value=60,
+                    start_time=timestamp(now - dt.timedelta(hours=1)),
+                    end_time=timestamp(now - dt.timedelta(hours=2)),
+                )
+            ],
+            ["samples[0].end_time"],
+        ),
+        "sleep longer than a day": (
+            [
+                hpb.MetricSample(
+                    metric_type=SLEEP,
+                    value=600,
+                    start_time=timestamp(now - dt.timedelta(hours=25)),
+                    end_time=timestamp(now),
+                )
+            ],
+            ["samples[0].end_time"],
+        ),
+        "more asleep than in bed": (
+            [
+                hpb.MetricSample(
+                    metric_type=SLEEP,
+                    value=120,
+                    start_time=timestamp(now - dt.timedelta(hours=1)),
+                    end_time=timestamp(now),
+                )
+            ],
+            ["samples[0].value"],
+        ),
+        "sleep without a start": (
+            [hpb.MetricSample(metric_type=SLEEP, value=60, end_time=timestamp(now))],
+            ["samples[0].start_time"],
+        ),
+        "a start on steps": (
+            [sample(STEPS, 10, now, start_time=timestamp(now))],
+            ["samples[0].start_time"],
+        ),
+        "in the future": (
+            [sample(STEPS, 10, now + dt.timedelta(days=1))],
+            ["samples[0].recorded_at"],
+        ),
+        "before 1970": (
+            [sample(STEPS, 10, dt.datetime(1969, 12, 31, tzinfo=dt.UTC))],
+            ["samples[0].recorded_at"],
+        ),
+        "no time": ([hpb.MetricSample(metric_type=STEPS, value=10)], ["samples[0].recorded_at"]),
+        "none": ([], ["samples"]),
+        "over 1000": ([sample(STEPS, 1, now)] * 1001, ["samples"]),
+    }
 
 
-@pytest.mark.parametrize("case", BAD_SAMPLES)
-async def test_bad_samples_are_refused_naming_the_field(health_stub: Stub, case: str) -> None:
-    samples, fields = BAD_SAMPLES[case]
+@pytest.mark.parametrize("case", bad_samples(dt.datetime.now(dt.UTC)))
+async def test_bad_samples_are_refused_naming_the_field(
+    health_stub: Stub, case: str, clock: Clock
+) -> None:
+    samples, fields = bad_samples(clock.now)[case]
     request = hpb.RecordMetricsRequest(user_id=user(), samples=samples)
     assert await refused(health_stub.RecordMetrics(request, timeout=10)) == fields
 
 
-async def test_a_wrong_unit_is_named_with_the_expected_one(health_stub: Stub) -> None:
+async def test_a_wrong_unit_is_named_with_the_expected_one(health_stub: Stub, clock: Clock) -> None:
     request = hpb.RecordMetricsRequest(
-        user_id=user(), samples=[sample(RESTING, 60, NOW, unit="bps")]
+        user_id=user(), samples=[sample(RESTING, 60, clock.now, unit="bps")]
     )
     error = await rpc_error(health_stub.RecordMetrics(request, timeout=10))
     [violation] = field_violations(error)
@@ -257,36 +261,39 @@ async def test_a_wrong_unit_is_named_with_the_expected_one(health_stub: Stub) ->
 
 async def test_a_thousand_bad_samples_are_refused_with_the_first_problems(
     health_stub: Stub,
+    clock: Clock,
 ) -> None:
     """Every problem of a batch would not fit in the status's trailers."""
-    samples = [sample(STEPS, -1, NOW, f"x{i % 500}", unit="x") for i in range(1000)]
+    samples = [sample(STEPS, -1, clock.now, f"x{i % 500}", unit="x") for i in range(1000)]
     request = hpb.RecordMetricsRequest(user_id=user(), samples=samples)
     fields = await refused(health_stub.RecordMetrics(request, timeout=10))
     assert fields[:3] == ["samples[0].value", "samples[0].unit", "samples[1].value"]
     assert len(fields) == 50
 
 
-async def test_a_full_batch_of_one_thousand_is_stored(health_stub: Stub) -> None:
+async def test_a_full_batch_of_one_thousand_is_stored(health_stub: Stub, clock: Clock) -> None:
     user_id = user()
-    samples = [sample(STEPS, i, NOW - dt.timedelta(seconds=i), f"k{i}") for i in range(1000)]
+    samples = [sample(STEPS, i, clock.now - dt.timedelta(seconds=i), f"k{i}") for i in range(1000)]
     stored = await record(health_stub, user_id, *samples)
     assert len({m.metric.metric_id for m in stored}) == 1000
     again = await record(health_stub, user_id, *samples)
     assert all(m.duplicate for m in again)
 
 
-async def test_another_users_metric_is_not_found(health_stub: Stub) -> None:
-    [mine] = await record(health_stub, user(), sample(STEPS, 10, NOW))
+async def test_another_users_metric_is_not_found(health_stub: Stub, clock: Clock) -> None:
+    [mine] = await record(health_stub, user(), sample(STEPS, 10, clock.now))
     request = hpb.GetMetricRequest(user_id=user(), metric_id=mine.metric.metric_id)
     error = await rpc_error(health_stub.GetMetric(request, timeout=10))
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_list_pages_without_gaps_or_repeats_and_filters(health_stub: Stub) -> None:
+async def test_list_pages_without_gaps_or_repeats_and_filters(
+    health_stub: Stub, clock: Clock
+) -> None:
     user_id = user()
     # Ten samples share each time, so pages must break ties by id.
     samples = [
-        sample(STEPS if i % 3 else WATER, 1 + i, NOW - dt.timedelta(hours=i // 10))
+        sample(STEPS if i % 3 else WATER, 1 + i, clock.now - dt.timedelta(hours=i // 10))
         for i in range(120)
     ]
     for start in range(0, 120, 40):
@@ -300,7 +307,7 @@ async def test_list_pages_without_gaps_or_repeats_and_filters(health_stub: Stub)
     water = await listed(health_stub, user_id, page_size=9, metric_type=WATER)
     assert len(water) == 40
     assert {m.metric_type for m in water} == {WATER}
-    since, until = NOW - dt.timedelta(hours=5), NOW - dt.timedelta(hours=2)
+    since, until = clock.now - dt.timedelta(hours=5), clock.now - dt.timedelta(hours=2)
     window = await listed(
         health_stub, user_id, page_size=4, since=timestamp(since), until=timestamp(until)
     )
@@ -319,21 +326,21 @@ async def summarize(stub: Stub, user_id: str, days: int, kind: Any = 0) -> Any:
     return await stub.SummarizeMetrics(request, timeout=10)
 
 
-async def test_summary_figures_and_window_edges(health_stub: Stub) -> None:
+async def test_summary_figures_and_window_edges(health_stub: Stub, clock: Clock) -> None:
     """A window is whole UTC days: today and the days - 1 before it."""
     user_id = user()
     second = dt.timedelta(seconds=1)
     stored = await record(
         health_stub,
         user_id,
-        sample(STEPS, 1000, NOW),
-        sample(STEPS, 3000, TODAY - DAY + dt.timedelta(hours=12)),
-        sample(STEPS, 5000, TODAY - 6 * DAY),  # the week's first instant
-        sample(STEPS, 99_000, TODAY - 6 * DAY - second),  # the day before it
-        sample(WATER, 200, TODAY - DAY),  # inside 2 days
-        sample(WATER, 900, TODAY - DAY - second),  # just outside
-        sample(RESTING, 60, TODAY - 5 * DAY),
-        sample(RESTING, 70, TODAY - 4 * DAY),
+        sample(STEPS, 1000, clock.now),
+        sample(STEPS, 3000, clock.midnight - DAY + dt.timedelta(hours=12)),
+        sample(STEPS, 5000, clock.midnight - 6 * DAY),  # the week's first instant
+        sample(STEPS, 99_000, clock.midnight - 6 * DAY - second),  # the day before it
+        sample(WATER, 200, clock.midnight - DAY),  # inside 2 days
+        sample(WATER, 900, clock.midnight - DAY - second),  # just outside
+        sample(RESTING, 60, clock.midnight - 5 * DAY),
+        sample(RESTING, 70, clock.midnight - 4 * DAY),
     )
     week = await summarize(health_stub, user_id, 7)
     assert [s.metric_type for s in week.summaries] == [STEPS, RESTING, WATER]
@@ -343,15 +350,15 @@ async def test_summary_figures_and_window_edges(health_stub: Stub) -> None:
     assert steps.latest == stored[0].metric  # whole, from the day's rollup
     assert (resting.count, resting.mean, resting.latest.value) == (2, 65, 70)
     assert (water.count, water.min, water.max, water.mean) == (2, 200, 900, 550)
-    assert to_datetime(week.since) == TODAY - 6 * DAY
-    assert NOW <= to_datetime(week.until) <= dt.datetime.now(dt.UTC)
+    assert to_datetime(week.since) == clock.midnight - 6 * DAY
+    assert clock.now <= to_datetime(week.until) <= dt.datetime.now(dt.UTC)
 
     two = await summarize(health_stub, user_id, 2)
     assert [(s.metric_type, s.count, s.mean) for s in two.summaries] == [
         (STEPS, 2, 2000),
         (WATER, 1, 200),
     ]
-    assert to_datetime(two.since) == TODAY - DAY
+    assert to_datetime(two.since) == clock.midnight - DAY
     only = await summarize(health_stub, user_id, 365, WATER)
     assert [(s.metric_type, s.count) for s in only.summaries] == [(WATER, 2)]
     assert (await summarize(health_stub, user(), 30)).summaries == []
@@ -446,25 +453,25 @@ async def log_meal(stub: Stub, user_id: str, m: hpb.Meal) -> Any:
     return await stub.LogMeal(hpb.LogMealRequest(user_id=user_id, meal=m), timeout=10)
 
 
-async def test_log_meal_is_idempotent_and_checked(health_stub: Stub) -> None:
+async def test_log_meal_is_idempotent_and_checked(health_stub: Stub, clock: Clock) -> None:
     user_id = user()
     items = [hpb.MealItem(name="oats", quantity_g=80, calories=300), hpb.MealItem(name="tea")]
     first = await log_meal(
         health_stub,
         user_id,
-        meal(NOW, "m1", name="breakfast", calories=450, protein_g=15, items=items),
+        meal(clock.now, "m1", name="breakfast", calories=450, protein_g=15, items=items),
     )
-    again = await log_meal(health_stub, user_id, meal(NOW, "m1", calories=999))
+    again = await log_meal(health_stub, user_id, meal(clock.now, "m1", calories=999))
     assert not first.duplicate
     assert again.duplicate
     assert again.meal == first.meal
     assert first.meal.items[0].quantity_g == 80
     assert not first.meal.items[1].HasField("quantity_g")
-    other = await log_meal(health_stub, user_id, meal(NOW, calories=100))
+    other = await log_meal(health_stub, user_id, meal(clock.now, calories=100))
     assert other.meal.meal_id != first.meal.meal_id
 
     bad = meal(
-        NOW + dt.timedelta(days=1),
+        clock.now + dt.timedelta(days=1),
         calories=20_000,
         items=[hpb.MealItem(name="ok"), hpb.MealItem(name="", calories=-1)],
     )
@@ -476,9 +483,9 @@ async def test_log_meal_is_idempotent_and_checked(health_stub: Stub) -> None:
     ]
 
 
-async def test_list_meals_days_count_meals_off_the_page(health_stub: Stub) -> None:
+async def test_list_meals_days_count_meals_off_the_page(health_stub: Stub, clock: Clock) -> None:
     user_id = user()
-    day_a, day_b = TODAY - DAY, TODAY - 2 * DAY
+    day_a, day_b = clock.midnight - DAY, clock.midnight - 2 * DAY
     for hour, calories in ((8, 400), (12, 600), (19, 800)):
         await log_meal(
             health_stub,
@@ -518,42 +525,42 @@ async def test_list_meals_days_count_meals_off_the_page(health_stub: Stub) -> No
 
 
 async def test_insights_come_from_the_logged_figures(
-    health_stub: Stub, activity_stub: activity_pb2_grpc.ActivityServiceStub
+    health_stub: Stub, activity_stub: activity_pb2_grpc.ActivityServiceStub, clock: Clock
 ) -> None:
     user_id = user()
     await record(
         health_stub,
         user_id,
         # Steps: 5000 today, 8000 two days ago, 6000 six days ago; eight days ago is out.
-        sample(STEPS, 3000, TODAY),
-        sample(STEPS, 2000, TODAY),
-        sample(STEPS, 8000, TODAY - 2 * DAY),
-        sample(STEPS, 6000, TODAY - 6 * DAY),
-        sample(STEPS, 50_000, TODAY - 6 * DAY - dt.timedelta(minutes=1)),
+        sample(STEPS, 3000, clock.midnight),
+        sample(STEPS, 2000, clock.midnight),
+        sample(STEPS, 8000, clock.midnight - 2 * DAY),
+        sample(STEPS, 6000, clock.midnight - 6 * DAY),
+        sample(STEPS, 50_000, clock.midnight - 6 * DAY - dt.timedelta(minutes=1)),
         # Sleep: a night and a nap ending yesterday (450), a night ending today (400).
-        night(420, TODAY - DAY),
-        night(30, TODAY - DAY + dt.timedelta(hours=14)),
-        night(400, TODAY),
+        night(420, clock.midnight - DAY),
+        night(30, clock.midnight - DAY + dt.timedelta(hours=14)),
+        night(400, clock.midnight),
         # Resting heart rate: 65 on average today, 55 yesterday.
-        sample(RESTING, 60, TODAY),
-        sample(RESTING, 70, TODAY),
-        sample(RESTING, 55, TODAY - DAY),
-        sample(hpb.METRIC_TYPE_HEART_RATE, 150, TODAY),
+        sample(RESTING, 60, clock.midnight),
+        sample(RESTING, 70, clock.midnight),
+        sample(RESTING, 55, clock.midnight - DAY),
+        sample(hpb.METRIC_TYPE_HEART_RATE, 150, clock.midnight),
         # Water: 2000 yesterday, 1000 three days ago.
-        sample(WATER, 1500, TODAY - DAY),
-        sample(WATER, 500, TODAY - DAY),
-        sample(WATER, 1000, TODAY - 3 * DAY),
+        sample(WATER, 1500, clock.midnight - DAY),
+        sample(WATER, 500, clock.midnight - DAY),
+        sample(WATER, 1000, clock.midnight - 3 * DAY),
         # Weight over 30 days: 82 twenty days ago, 80 today; 90 is older than that.
-        sample(WEIGHT, 90, TODAY - 30 * DAY),
-        sample(WEIGHT, 82, TODAY - 20 * DAY),
-        sample(WEIGHT, 81, TODAY - 10 * DAY),
-        sample(WEIGHT, 80, TODAY),
+        sample(WEIGHT, 90, clock.midnight - 30 * DAY),
+        sample(WEIGHT, 82, clock.midnight - 20 * DAY),
+        sample(WEIGHT, 81, clock.midnight - 10 * DAY),
+        sample(WEIGHT, 80, clock.midnight),
     )
     for at, grams in (
-        (TODAY, (30, 100, 20)),
-        (TODAY, (20, 0, 0)),
-        (TODAY - DAY, (70, 200, 40)),
-        (TODAY - 8 * DAY, (999, 999, 999)),
+        (clock.midnight, (30, 100, 20)),
+        (clock.midnight, (20, 0, 0)),
+        (clock.midnight - DAY, (70, 200, 40)),
+        (clock.midnight - 8 * DAY, (999, 999, 999)),
     ):
         protein, carbohydrate, fat = grams
         await log_meal(
@@ -561,9 +568,9 @@ async def test_insights_come_from_the_logged_figures(
             user_id,
             meal(at, protein_g=protein, carbohydrate_g=carbohydrate, fat_g=fat),
         )
-    workout_start = NOW - dt.timedelta(minutes=11)
+    workout_start = clock.now - dt.timedelta(minutes=11)
     workout = await log_workout(activity_stub, user_id, workout_start, 10)
-    this_week = weeks.name(workout_start) == weeks.name(NOW)
+    this_week = weeks.name(workout_start) == weeks.name(clock.now)
     intensity = workout.score.intensity_minutes if this_week else 0.0
 
     person = spb.Person(age_years=40, sex=spb.SEX_FEMALE, weight_kg=80, target_weight_kg=70)
@@ -587,15 +594,15 @@ async def test_insights_come_from_the_logged_figures(
         mean_daily_fat_g=30,
         meal_days=2,
         week_intensity_minutes=intensity,
-        week_day=NOW.isoweekday(),
+        week_day=clock.now.isoweekday(),
     )
     assert len(reply.insights) <= 10
     assert [i.rank for i in reply.insights] == list(range(1, len(reply.insights) + 1))
 
 
-async def test_insights_of_a_user_with_nothing_logged(health_stub: Stub) -> None:
+async def test_insights_of_a_user_with_nothing_logged(health_stub: Stub, clock: Clock) -> None:
     reply = await health_stub.GetInsights(hpb.GetInsightsRequest(user_id=user()), timeout=10)
-    assert reply.figures == spb.HealthFigures(week_day=NOW.isoweekday())
+    assert reply.figures == spb.HealthFigures(week_day=clock.now.isoweekday())
     too_many = hpb.GetInsightsRequest(user_id=user(), limit=21)
     assert await refused(health_stub.GetInsights(too_many, timeout=10)) == ["limit"]
 
@@ -619,22 +626,22 @@ class Returned(monitoring.CommandListener):
         pass
 
 
-async def write(store: Store, owner: str, per_day: int, days: int) -> None:
+async def write(store: Store, owner: str, per_day: int, days: int, clock: Clock) -> None:
     """`per_day` steps samples on each of the last `days` UTC days, stored and rolled up
     as RecordMetrics does, in batches of at most 1,000."""
     step = DAY / per_day
-    times = [TODAY - d * DAY + n * step for d in range(days) for n in range(per_day)]
+    times = [clock.midnight - d * DAY + n * step for d in range(days) for n in range(per_day)]
     docs = [
-        metrics.sample_doc(owner, Sample("steps", 1, "", at, None, None, ""), NOW)
+        metrics.sample_doc(owner, Sample("steps", 1, "", at, None, None, ""), clock.now)
         for at in times
-        if at <= NOW
+        if at <= clock.now
     ]
     for start in range(0, len(docs), 1000):
         stored = await metrics.record(store, docs[start : start + 1000])
         await metrics.roll_up(store, owner, (doc for doc, _ in stored))
 
 
-async def test_reads_cost_days_not_samples(mongo: Server) -> None:
+async def test_reads_cost_days_not_samples(mongo: Server, clock: Clock) -> None:
     """Summaries, series and insights return one rollup per day (and type), whatever a
     day's samples and whatever other users store; a page returns the page."""
     returned = Returned()
@@ -647,30 +654,42 @@ async def test_reads_cost_days_not_samples(mongo: Server) -> None:
             """Documents returned by a 7-day summary, a 14-day series, the insights."""
             found = []
             for read in (
-                metrics.summarize(store, user_id, "", *metrics.last_days(NOW, 7)),
-                metrics.points(store, user_id, "steps", Period.DAY, TODAY - 13 * DAY, TODAY + DAY),
-                insights.figures(store, user_id, NOW),
+                metrics.summarize(store, user_id, "", *metrics.last_days(clock.now, 7)),
+                metrics.points(
+                    store,
+                    user_id,
+                    "steps",
+                    Period.DAY,
+                    clock.midnight - 13 * DAY,
+                    clock.midnight + DAY,
+                ),
+                insights.figures(store, user_id, clock.now),
             ):
                 returned.documents = 0
                 await read
                 found.append(returned.documents)
             return found[0], found[1], found[2]
 
-        await write(store, light, 10, 10)
+        await write(store, light, 10, 10, clock)
         alone = await costs(light)
         assert alone == (7, 10, 7)  # a rollup per day with samples
-        [summary] = await metrics.summarize(store, light, "", *metrics.last_days(NOW, 7))
+        [summary] = await metrics.summarize(store, light, "", *metrics.last_days(clock.now, 7))
         assert summary.figures.count == sum(
-            1 for d in range(7) for n in range(10) if TODAY - d * DAY + n * DAY / 10 <= NOW
+            1
+            for d in range(7)
+            for n in range(10)
+            if clock.midnight - d * DAY + n * DAY / 10 <= clock.now
         )
 
-        await write(store, heavy, 500, 10)  # fifty times the samples a day
+        await write(store, heavy, 500, 10, clock)  # fifty times the samples a day
         assert await costs(light) == alone  # another user's data changes nothing
         assert await costs(heavy) == alone
 
         returned.documents = 0  # a write reads the samples of the days it touches
-        await write(store, light, 1, 1)
-        assert returned.documents == 1 + sum(1 for n in range(10) if TODAY + n * DAY / 10 <= NOW)
+        await write(store, light, 1, 1, clock)
+        assert returned.documents == 1 + sum(
+            1 for n in range(10) if clock.midnight + n * DAY / 10 <= clock.now
+        )
 
         returned.documents = 0
         page = await metrics.page(store, light, "", None, None, None, 51)
@@ -678,8 +697,8 @@ async def test_reads_cost_days_not_samples(mongo: Server) -> None:
 
         for day in range(1, 31):  # three meals a day
             for at in (8, 12, 19):
-                eaten = MealIn(TODAY - day * DAY + at * hour, "", 500, 20, 60, 15, [], "")
-                await meals.log(store, meals.meal_doc(light, eaten, NOW))
+                eaten = MealIn(clock.midnight - day * DAY + at * hour, "", 500, 20, 60, 15, [], "")
+                await meals.log(store, meals.meal_doc(light, eaten, clock.now))
         returned.documents = 0
         shown = (await meals.page(store, light, None, None, None, 6))[:5]
         days = await meals.days(store, light, (d["day"] for d in shown))
@@ -704,16 +723,16 @@ async def versions(store: Store, user_id: str) -> list[int]:
 
 
 async def test_concurrent_batches_to_one_day_leave_a_complete_rollup(
-    health_stub: Stub, service_store: Store
+    health_stub: Stub, service_store: Store, clock: Clock
 ) -> None:
     for round_ in range(10):
         user_id, writers = user(), 2 + round_ % 3
         batches = [
             [
-                sample(STEPS, 1 + 10 * b + i, TODAY + dt.timedelta(seconds=i), f"b{b}-{i}")
+                sample(STEPS, 1 + 10 * b + i, clock.midnight + dt.timedelta(seconds=i), f"b{b}-{i}")
                 for i in range(3 + b)
             ]
-            + [sample(STEPS, 500 + b, TODAY, "shared")]  # one sample all the batches send
+            + [sample(STEPS, 500 + b, clock.midnight, "shared")]  # one sample all the batches send
             for b in range(writers)
         ]
         await asyncio.gather(*(record(health_stub, user_id, *batch) for batch in batches))
@@ -725,12 +744,15 @@ async def test_concurrent_batches_to_one_day_leave_a_complete_rollup(
 
 
 async def test_a_retry_of_duplicates_repairs_a_lost_rollup(
-    health_stub: Stub, service_store: Store
+    health_stub: Stub, service_store: Store, clock: Clock
 ) -> None:
     user_id = user()
-    batch = [sample(STEPS, 1000 * i, TODAY + i * dt.timedelta(minutes=1), f"r{i}") for i in (1, 2)]
+    batch = [
+        sample(STEPS, 1000 * i, clock.midnight + i * dt.timedelta(minutes=1), f"r{i}")
+        for i in (1, 2)
+    ]
     await record(health_stub, user_id, *batch)
-    await record(health_stub, user_id, sample(STEPS, 4000, TODAY, "r4"))
+    await record(health_stub, user_id, sample(STEPS, 4000, clock.midnight, "r4"))
     assert await versions(service_store, user_id) == [3]  # the older version is pruned
     # As a crash after the samples were stored, before their rollup was.
     await service_store.metric_days.delete_many({"user_id": user_id})

@@ -32,6 +32,7 @@ from servicekit.events import (
 )
 from servicekit.protofields import timestamp
 from servicekit.status import field_violations, reason
+from tests.clock import Clock
 from tests.helpers import consumed, log_workout, register, rpc_error, sign_up, wait_for
 from tests.helpers import workout_event as completed_event
 from tests.integration.test_gateway import is_problem
@@ -39,8 +40,7 @@ from tests.integration.test_goal_events import drain, goal, notifications, progr
 from tests.wsclient import Member
 
 Stub = activity_pb2_grpc.ActivityServiceStub
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-FUTURE = (NOW + dt.timedelta(days=30)).date().isoformat()
+FUTURE = (dt.date.today() + dt.timedelta(days=30)).isoformat()  # any day ahead will do
 RUNNING, CYCLING = spb.WORKOUT_TYPE_RUNNING, spb.WORKOUT_TYPE_CYCLING
 
 
@@ -91,15 +91,17 @@ def week_of(w: Any) -> str:
 
 
 async def test_an_edit_moves_totals_weeks_and_score_by_the_difference(
-    activity_stub: Stub, redis: aioredis.Redis
+    activity_stub: Stub, redis: aioredis.Redis, clock: Clock
 ) -> None:
     me = user()
-    first = await log_workout(activity_stub, me, NOW - dt.timedelta(days=10), 30, distance_m=5000)
+    first = await log_workout(
+        activity_stub, me, clock.now - dt.timedelta(days=10), 30, distance_m=5000
+    )
     other = await log_workout(
-        activity_stub, me, NOW - dt.timedelta(hours=3), 40, spb.WORKOUT_TYPE_YOGA
+        activity_stub, me, clock.now - dt.timedelta(hours=3), 40, spb.WORKOUT_TYPE_YOGA
     )
     before = await statistics(activity_stub, me)
-    start = NOW - dt.timedelta(days=2, hours=1)
+    start = clock.now - dt.timedelta(days=2, hours=1)
     edited = await edit(
         activity_stub,
         me,
@@ -123,7 +125,7 @@ async def test_an_edit_moves_totals_weeks_and_score_by_the_difference(
         spb.WORKOUT_TYPE_YOGA: 1,
     }
     # Each week holds what starts in it now: the old week lost it, the new one has it.
-    now_in = [w for w in (edited, other) if week_of(w) == weeks.name(NOW)]
+    now_in = [w for w in (edited, other) if week_of(w) == weeks.name(clock.now)]
     assert after.current_week.total_workouts == len(now_in)
     minutes = sum(w.score.intensity_minutes for w in now_in)
     assert abs(after.current_week.intensity_minutes - minutes) < 0.01
@@ -147,12 +149,12 @@ async def test_an_edit_moves_totals_weeks_and_score_by_the_difference(
 
 
 async def test_a_delete_takes_the_workout_out_once(
-    activity_stub: Stub, redis: aioredis.Redis
+    activity_stub: Stub, redis: aioredis.Redis, clock: Clock
 ) -> None:
     me, key = user(), uuid.uuid4().hex
-    kept = await log_workout(activity_stub, me, NOW - dt.timedelta(hours=5), 20)
+    kept = await log_workout(activity_stub, me, clock.now - dt.timedelta(hours=5), 20)
     gone = await log_workout(
-        activity_stub, me, NOW - dt.timedelta(hours=2), 30, CYCLING, request_id=key
+        activity_stub, me, clock.now - dt.timedelta(hours=2), 30, CYCLING, request_id=key
     )
     await activity_stub.DeleteWorkout(
         pb.DeleteWorkoutRequest(user_id=me, workout_id=gone.workout_id, expected_versions=[1]),
@@ -176,7 +178,9 @@ async def test_a_delete_takes_the_workout_out_once(
     ):
         assert (await rpc_error(call)).code() == grpc.StatusCode.NOT_FOUND
     # A repeat of the request that logged it does not bring it back.
-    again = log_workout(activity_stub, me, NOW - dt.timedelta(hours=2), 30, CYCLING, request_id=key)
+    again = log_workout(
+        activity_stub, me, clock.now - dt.timedelta(hours=2), 30, CYCLING, request_id=key
+    )
     assert (await rpc_error(again)).code() == grpc.StatusCode.FAILED_PRECONDITION
     assert (await statistics(activity_stub, me)).total_workouts == 1
     announced = await event(redis, f"{gone.workout_id}@2")
@@ -185,9 +189,10 @@ async def test_a_delete_takes_the_workout_out_once(
 
 async def test_a_stale_version_is_refused_and_of_racing_edits_one_wins(
     activity_stub: Stub,
+    clock: Clock,
 ) -> None:
     me = user()
-    w = await log_workout(activity_stub, me, NOW - dt.timedelta(hours=4), 30, distance_m=4000)
+    w = await log_workout(activity_stub, me, clock.now - dt.timedelta(hours=4), 30, distance_m=4000)
     assert (await edit(activity_stub, me, w.workout_id, 1, distance_m=5000.0)).version == 2
     for call in (
         activity_stub.UpdateWorkout(change(me, w.workout_id, 1, distance_m=6000.0), timeout=10),
@@ -218,9 +223,10 @@ async def test_a_stale_version_is_refused_and_of_racing_edits_one_wins(
 
 async def test_refusals_name_the_fields_and_hide_other_users_workouts(
     activity_stub: Stub,
+    clock: Clock,
 ) -> None:
     me = user()
-    w = await log_workout(activity_stub, me, NOW - dt.timedelta(hours=6), 30, distance_m=4000)
+    w = await log_workout(activity_stub, me, clock.now - dt.timedelta(hours=6), 30, distance_m=4000)
     stranger = (
         activity_stub.UpdateWorkout(change(user(), w.workout_id, distance_m=1.0), timeout=10),
         activity_stub.DeleteWorkout(
@@ -265,6 +271,7 @@ async def test_goals_follow_changes_once_in_any_order(
     user_stub: user_pb2_grpc.UserServiceStub,
     user_service: services.ServiceProcess,
     redis: aioredis.Redis,
+    clock: Clock,
 ) -> None:
     person = await register(user_stub)
     minutes = await goal(user_stub, person.user_id, spb.GOAL_TYPE_INTENSITY_MINUTES, 100)
@@ -276,7 +283,10 @@ async def test_goals_follow_changes_once_in_any_order(
         (first, 30),
         (WorkoutUpdated(**{**fields, "version": 2, "intensity_minutes": 30.0}), 30),
         (WorkoutUpdated(**{**fields, "version": 3, "intensity_minutes": 110.0}), 110),
-        (WorkoutDeleted(f"{first.workout_id}@4", person.user_id, first.workout_id, 4, NOW), 0),
+        (
+            WorkoutDeleted(f"{first.workout_id}@4", person.user_id, first.workout_id, 4, clock.now),
+            0,
+        ),
         (WorkoutUpdated(**{**fields, "version": 3, "intensity_minutes": 110.0}), 0),
     ]
     for sent, expected in steps:
@@ -288,12 +298,12 @@ async def test_goals_follow_changes_once_in_any_order(
     assert kinds == ["goal_unachieved", "goal_achieved"]  # newest first
 
 
-async def test_patch_and_delete_through_the_gateway(api: httpx.AsyncClient) -> None:
+async def test_patch_and_delete_through_the_gateway(api: httpx.AsyncClient, clock: Clock) -> None:
     me, stranger = await sign_up(api, weight_kg=70), await sign_up(api)
     body = {
         "workout_type": "running",
-        "start_time": (NOW - dt.timedelta(hours=3)).isoformat(),
-        "end_time": (NOW - dt.timedelta(hours=2, minutes=30)).isoformat(),
+        "start_time": (clock.now - dt.timedelta(hours=3)).isoformat(),
+        "end_time": (clock.now - dt.timedelta(hours=2, minutes=30)).isoformat(),
         "distance_m": 6000,
     }
     logged = (await api.post("/workouts", headers=me.headers, json=body)).json()
@@ -308,7 +318,7 @@ async def test_patch_and_delete_through_the_gateway(api: httpx.AsyncClient) -> N
     null = is_problem(await api.patch(path, headers=at_1, json={"workout_type": None}), 400)
     assert [e["field"] for e in null["errors"]] == ["workout_type"]
     is_problem(await api.patch(path, headers=at_1, json={}), 400)
-    late = {"end_time": (NOW + dt.timedelta(hours=1)).isoformat()}
+    late = {"end_time": (clock.now + dt.timedelta(hours=1)).isoformat()}
     assert (
         is_problem(await api.patch(path, headers=at_1, json=late), 400)["errors"][0]["field"]
         == "end_time"
@@ -337,7 +347,7 @@ async def test_patch_and_delete_through_the_gateway(api: httpx.AsyncClient) -> N
 
 
 async def test_a_goal_no_longer_achieved_says_so_and_can_be_achieved_again(
-    api: httpx.AsyncClient, gateway: services.HttpProcess, redis: aioredis.Redis
+    api: httpx.AsyncClient, gateway: services.HttpProcess, redis: aioredis.Redis, clock: Clock
 ) -> None:
     me = await sign_up(api)
     created = await api.post(
@@ -348,7 +358,7 @@ async def test_a_goal_no_longer_achieved_says_so_and_can_be_achieved_again(
     goal_path = f"/users/{me.user_id}/goals/{created.json()['goal_id']}"
     ids = []
     for hours, metres in ((6, 5000), (4, 5000)):
-        start = NOW - dt.timedelta(hours=hours)
+        start = clock.now - dt.timedelta(hours=hours)
         body = {
             "workout_type": "running",
             "start_time": start.isoformat(),
