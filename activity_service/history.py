@@ -197,9 +197,12 @@ async def record(store: Store, doc: Doc, trace: Mapping[str, Any] | None = None)
     its bucket."""
     contribution = Contribution()
     contribution.add(doc)
-    async with store.turn(doc["user_id"]):  # one lease for both updates, where they take turns
+
+    async def both() -> None:
         await store.update_totals(doc["user_id"], contribution.increment(trace))
         await put(store, [doc])
+
+    await store.in_turn(doc["user_id"], both)  # one lease for both, where they take turns
 
 
 async def record_many(store: Store, docs: list[Doc]) -> None:

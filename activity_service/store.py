@@ -43,7 +43,6 @@ unique `_id` is atomic on both servers, and an insert checks it with the index):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import datetime as dt
 import functools
@@ -121,6 +120,8 @@ class Store:
         self.atomic_updates = False
         # This process's updates of one user queue here, so one at a time asks for the lease.
         self._queues: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Turns whose callers left before them; finished before the client closes.
+        self._turns: set[asyncio.Future[Any]] = set()
 
     async def start(self) -> None:
         await self.ping()
@@ -143,6 +144,7 @@ class Store:
         await self.meals.create_index([("user_id", 1), ("day", 1)])
 
     async def stop(self) -> None:
+        await asyncio.gather(*self._turns, return_exceptions=True)
         await self.client.close()
 
     async def ping(self) -> bool:
@@ -220,8 +222,9 @@ class Store:
 
     @_reachable
     async def update_bucket(self, user_id: str, week: str, update: Mapping[str, Any]) -> None:
-        async with self.turn(user_id):
-            await _upsert(self.weeks(week), week_key(user_id, week), update)
+        await self.in_turn(
+            user_id, lambda: _upsert(self.weeks(week), week_key(user_id, week), update)
+        )
 
     @_reachable
     async def totals_doc(self, user_id: str, fields: list[str] | None = None) -> Doc | None:
@@ -230,17 +233,23 @@ class Store:
 
     @_reachable
     async def update_totals(self, user_id: str, update: Mapping[str, Any]) -> None:
-        async with self.turn(user_id):
-            await _upsert(self.totals, user_id, update)
+        await self.in_turn(user_id, lambda: _upsert(self.totals, user_id, update))
 
-    @contextlib.asynccontextmanager
-    async def turn(self, user_id: str) -> AsyncIterator[None]:
-        """Hold the user's lease while updating their read model (see `leases` above); the
-        updates inside, held already, take no other."""
-        held = _HELD.get()
-        if self.atomic_updates or user_id in held:
-            yield
-            return
+    async def in_turn(self, user_id: str, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` holding the user's lease (see `leases` above); the updates inside,
+        held already, take no other.
+
+        The work runs to its end even when its caller is cancelled (a deadline passed):
+        cut off mid-update, it would leave the lease to expire, and every later writer of
+        the user, waiting for it, would run out of time in turn."""
+        if self.atomic_updates or user_id in _HELD.get():
+            return await work()
+        turn = asyncio.ensure_future(self._turn(user_id, work))
+        self._turns.add(turn)
+        turn.add_done_callback(self._turns.discard)
+        return await asyncio.shield(turn)
+
+    async def _turn(self, user_id: str, work: Callable[[], Awaitable[T]]) -> T:
         queue = self._queues.get(user_id) or self._queues.setdefault(user_id, asyncio.Lock())
         async with queue:
             lease = {"_id": user_id, "token": uuid.uuid4().hex}
@@ -249,18 +258,18 @@ class Store:
             except BaseException:  # cancelled: its insert may have landed, and nothing else
                 await asyncio.shield(self._give_back(lease))
                 raise
-            token = _HELD.set(held | {user_id})
+            token = _HELD.set(_HELD.get() | {user_id})
             try:
-                yield
+                done = await work()
             except BaseException:
-                # A cancelled call's update may still be running on the server: given back
-                # now, the lease would let the next writer in beside it. It expires instead.
+                # A failed update may still be running on the server: given back now, the
+                # lease would let the next writer in beside it. It expires instead.
                 log.warning("lease_left_to_expire", user_id=user_id)
                 raise
-            else:
-                await self._give_back(lease)
             finally:
                 _HELD.reset(token)
+            await self._give_back(lease)
+            return done
 
     @_reachable
     async def _take(self, lease: Doc) -> None:

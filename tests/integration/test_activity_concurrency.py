@@ -22,6 +22,7 @@ from fitmesh.activity.v1 import activity_pb2_grpc
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from servicekit.events import WORKOUTS_STREAM
 from servicekit.protofields import timestamp
+from tests.helpers import wait_for
 
 Stub = activity_pb2_grpc.ActivityServiceStub
 ROUNDS = 20
@@ -129,21 +130,51 @@ async def test_a_lease_left_by_a_dead_holder_is_waited_for_then_taken(
         await store.stop()
 
 
-async def test_a_turn_cut_short_leaves_its_lease_to_expire(mongo: Server) -> None:
+async def test_a_turn_runs_to_its_end_when_its_caller_leaves(mongo: Server) -> None:
     store = Store(mongo.url, f"leases_{uuid.uuid4().hex[:8]}")
     user_id = str(uuid.uuid4())
+    began, go_on = asyncio.Event(), asyncio.Event()
+
+    async def update() -> None:
+        began.set()
+        await go_on.wait()
+        await store.totals.insert_one({"_id": user_id})
+
     try:
-        async with store.turn(user_id):
-            pass
-        assert await store.leases.find_one({"_id": user_id}) is None
-        # A deadline cancels the call while its update may still run on the server: the
-        # next writer must not get in beside it.
+        # A deadline cancels the call mid-update: the update goes on, then gives the lease
+        # back, so the user's next writer does not wait for it to expire.
+        caller = asyncio.create_task(store.in_turn(user_id, update))
+        await began.wait()
+        caller.cancel()
         with pytest.raises(asyncio.CancelledError):
-            async with store.turn(user_id):
-                raise asyncio.CancelledError
+            await caller
+        assert await store.leases.find_one({"_id": user_id}) is not None
+        go_on.set()
+        await wait_for(lambda: _lease_gone(store, user_id), timeout=5)
+        assert await store.totals.find_one({"_id": user_id}) == {"_id": user_id}
+    finally:
+        await store.client.drop_database(store.leases.database.name)
+        await store.stop()
+
+
+async def test_a_failed_update_leaves_its_lease_to_expire(mongo: Server) -> None:
+    store = Store(mongo.url, f"leases_{uuid.uuid4().hex[:8]}")
+    user_id = str(uuid.uuid4())
+
+    async def failing() -> None:
+        raise ConnectionError("the server went away mid-update")
+
+    try:
+        with pytest.raises(ConnectionError):
+            await store.in_turn(user_id, failing)
+        # The update may still run on the server: the next writer must not get in beside it.
         left = await store.leases.find_one({"_id": user_id})
         assert left is not None
         assert left["until"] > dt.datetime.now(dt.UTC)
     finally:
         await store.client.drop_database(store.leases.database.name)
         await store.stop()
+
+
+async def _lease_gone(store: Store, user_id: str) -> bool:
+    return await store.leases.find_one({"_id": user_id}) is None
