@@ -19,6 +19,7 @@ from servicekit.protofields import timestamp
 
 Context = grpc.aio.ServicerContext[Any, Any]
 MAX_FILENAME = 255
+MAX_CALLBACK_ID = 64
 
 
 class ImportServicer(imports_pb2_grpc.ImportServiceServicer):
@@ -36,8 +37,12 @@ class ImportServicer(imports_pb2_grpc.ImportServiceServicer):
             v.add("content", f"1 to {self.max_bytes} bytes")
         kind = workout_type(v, request.workout_type, required=False)
         athlete = athlete_from(v, request.athlete)
+        if len(request.callback_id) > MAX_CALLBACK_ID:
+            v.add("callback_id", f"at most {MAX_CALLBACK_ID} characters")
         v.raise_if_any()
-        upload = imports.Upload(request.user_id, request.filename, request.content, kind, athlete)
+        upload = imports.Upload(
+            request.user_id, request.filename, request.content, kind, athlete, request.callback_id
+        )
         doc, duplicate = await self.jobs.submit(upload)
         return ipb.ImportWorkoutResponse(workout_import=import_proto(doc), duplicate=duplicate)
 

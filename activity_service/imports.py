@@ -13,7 +13,9 @@ whose replica died (or restarted) is taken up by any replica's recovery round, u
 IMPORT_MAX_ATTEMPTS tries. A crash between making the record and owing its work is mended
 by the client's retry of the upload, which owes it again. The parse runs in worker
 processes (ParsePool), never on the event loop. An import that ends is announced as
-`import.finished` on the workouts stream, again by recovery until Redis takes it."""
+`import.finished` on the workouts stream, again by recovery until Redis takes it; the event
+names the callback (a one-off webhook of the user service) of the upload that began the work,
+so the result goes there."""
 
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ class Upload:
     content: bytes
     workout_type: str  # empty: the sport the file names
     athlete: rules.Athlete
+    callback_id: str = ""  # the user service's one-off webhook for the result; empty: none
 
 
 def import_id_for(user_id: str, digest: str) -> str:
@@ -252,6 +255,7 @@ class Imports:
             doc.get("workout_id") or "",
             doc.get("error") or "",
             doc["finished_at"],
+            doc.get("callback_id") or "",
         )
         if not await self.events.publish_import_finished(event):
             await self.store.set_fields(self.store.import_queue, doc["_id"], {"ready_at": now()})
@@ -290,9 +294,11 @@ class Imports:
 
 
 def _request_fields(upload: Upload, at: dt.datetime) -> Doc:
-    """What each upload of a file sets: a failed import sent again is tried with these."""
+    """What each upload of a file sets: a failed import sent again is tried with these (its
+    callback too: the earlier upload's callback had that failure)."""
     return {
         "filename": upload.filename,
+        "callback_id": upload.callback_id,
         "workout_type": upload.workout_type,
         "athlete": dataclasses.asdict(upload.athlete),
         "status": QUEUED,

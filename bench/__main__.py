@@ -17,7 +17,20 @@ from typing import Any
 
 import httpx
 
-from bench import bare, cpu, fanout, growth, health, ladder, profile, report, rest, seed, tools
+from bench import (
+    bare,
+    cpu,
+    fanout,
+    growth,
+    health,
+    ladder,
+    profile,
+    report,
+    rest,
+    seed,
+    tools,
+    webhooks,
+)
 from bench.suite import Suite, database, running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +51,8 @@ SECTIONS = (
     "websocket",
     "health",
     "growth",
+    # Last: its hanging receiver's deliveries are deleted at its end, but not its breaker.
+    "webhooks",
 )
 WARM_UP_RATE = 50
 # Where the ladders start: below these every step holds on any machine worth measuring,
@@ -121,6 +136,8 @@ class Bench:
             return await health.health(s, rate, size, a.health_seconds, a.health_reads)
         if name == "growth":
             return await growth.growth(s, self.grower, min(self.seconds, 5))
+        if name == "webhooks":
+            return await webhooks.webhooks(s, a.hook_users, a.hook_rate, a.hook_seconds)
         raise ValueError(name)
 
     async def profile(self, rate: float, stem: Path) -> dict[str, Any]:
@@ -243,6 +260,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--health-seconds", type=float, default=health.SECONDS)
     parser.add_argument(
         "--health-reads", type=int, default=health.READS, help="summary reads, each state"
+    )
+    parser.add_argument(
+        "--hook-users", type=int, default=webhooks.USERS, help="users the receivers subscribe"
+    )
+    parser.add_argument(
+        "--hook-rate", type=float, default=webhooks.RATE, help="workouts a second, webhooks"
+    )
+    parser.add_argument(
+        "--hook-seconds", type=float, default=webhooks.SECONDS, help="length of each webhook run"
     )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is")

@@ -15,6 +15,7 @@ from typing import Any
 
 import matplotlib
 
+from bench import webhooks
 from bench.tools import ratio
 
 matplotlib.use("Agg")  # files only, no display
@@ -38,6 +39,9 @@ HEADLINES = (
     "health.write_p95_ms",
     "health.summary_uncached_p95_ms",
     "health.summary_cached_p95_ms",
+    "webhooks.fast_p99_ms",
+    "webhooks.fast_p99_ratio",
+    "webhooks.deliveries_per_second",
 )
 # Where a headline is found when its own key is not there.
 FALLBACKS = {"growth.list_ratio": "growth.list_growth"}
@@ -49,6 +53,7 @@ TARGETS = {
     "growth.list_ratio": ("<=", 1.5),
     "gateway_overhead.p50_added_ms": ("<", 1.0),
     "websocket.fanout_p99_ms": ("<", 100.0),
+    "webhooks.fast_p99_ratio": ("<=", 1.2),
 }
 COMPARE = {">=": operator.ge, "<=": operator.le, "<": operator.lt}
 
@@ -256,6 +261,8 @@ def table(results: dict[str, Any]) -> str:
                 f" statistics {first['statistics']['p50_ms']:.2f} ms",
             )
         )
+    if wh := results.get("webhooks"):
+        lines.append(_row(*webhooks.row(wh)))
     if ce := results.get("ceilings"):
         lines.append(
             _row(
@@ -315,6 +322,8 @@ def _every_load(results: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
     for level in results.get("growth", {}).get("levels", []):
         for read in ("statistics", "list"):
             found.append(("growth", f"{read} at {level['workouts']:,}", level[read]))
+    if wh := results.get("webhooks"):
+        found += webhooks.loads(wh)
     return found
 
 

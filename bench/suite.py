@@ -91,6 +91,9 @@ async def running(log_level: str) -> AsyncIterator[Suite]:
             "RATE_LIMIT_IP": UNLIMITED,
             "RATE_LIMIT_USER": UNLIMITED,
             "RATE_LIMIT_AUTH": UNLIMITED,
+            # The webhook receivers run in the bench, on loopback, over plain http.
+            "WEBHOOK_ALLOW_HTTP": "true",
+            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
         migrate = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from fitmesh.activity.v1 import imports_pb2 as ipb
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from gateway.bodies import WorkoutType
+from gateway.webhook_models import WebhookCreated
 from servicekit.protoenum import enum_name
 from servicekit.protofields import optional, to_datetime
 
@@ -61,6 +62,12 @@ class ImportResponse(BaseModel):
     summary: ImportSummary | None
     duplicate: bool = Field(
         False, description="On upload: this file was imported before; this is that import."
+    )
+    callback: WebhookCreated | None = Field(
+        None,
+        description="On an upload with callback_url that began work (202): the one-off webhook "
+        "the result goes to, with its signing secret, shown here only. Its deliveries are at "
+        "/webhooks/{id}/deliveries.",
     )
 
     @classmethod

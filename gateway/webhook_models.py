@@ -100,6 +100,10 @@ class Webhook(BaseModel):
     events: list[EventType]
     status: Literal["active", "paused"]
     created_at: dt.datetime
+    kind: Literal["subscription", "callback"] = Field(
+        description="A subscription, or the one-off callback of an import's callback_url "
+        "(not listed; reached by its id)."
+    )
 
     @classmethod
     def from_proto(cls, w: wpb.Webhook) -> Webhook:
@@ -109,6 +113,7 @@ class Webhook(BaseModel):
             events=list(w.events),
             status=enum_name(wpb.WebhookStatus, w.status),
             created_at=to_datetime(w.created_at),
+            kind=enum_name(wpb.WebhookKind, w.kind),
         )
 
 

@@ -208,7 +208,9 @@ class MetricDayTotal:
 class ImportFinished:
     """An import that ended. `workout_id` is empty when it failed, `error` when it is done.
     The event id follows from the import and the moment it finished, so publishing the same
-    end again (after a crash) repeats the id, and a later retry of the file has another."""
+    end again (after a crash) repeats the id, and a later retry of the file has another.
+    `callback_id` names the one-off webhook the upload asked the result to go to (empty for
+    none; entries written before it existed have none)."""
 
     event_id: str
     user_id: str
@@ -217,6 +219,7 @@ class ImportFinished:
     workout_id: str
     error: str
     finished_at: dt.datetime
+    callback_id: str = ""
 
     @classmethod
     def of(
@@ -227,10 +230,13 @@ class ImportFinished:
         workout_id: str,
         error: str,
         finished_at: dt.datetime,
+        callback_id: str = "",
     ) -> ImportFinished:
         key = f"{import_id}:{finished_at.astimezone(dt.UTC).isoformat()}"
         event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fitmesh:{IMPORT_FINISHED}:{key}"))
-        return cls(event_id, user_id, import_id, status, workout_id, error, finished_at)
+        return cls(
+            event_id, user_id, import_id, status, workout_id, error, finished_at, callback_id
+        )
 
     def to_fields(self) -> dict[str, str]:
         values = asdict(self)
@@ -241,6 +247,7 @@ class ImportFinished:
     def from_fields(cls, raw: dict[str, str]) -> ImportFinished:
         if raw.get("type") != IMPORT_FINISHED:
             raise MalformedEvent(f"not a {IMPORT_FINISHED} event: {raw.get('type')!r}")
+        raw = {"callback_id": "", **raw}
         missing = [f.name for f in fields(cls) if f.name not in raw]
         if missing:
             raise MalformedEvent(f"missing {missing[0]}")

@@ -249,6 +249,19 @@ async def webhook_single(
 
 
 @pytest_asyncio.fixture(scope="session")
+async def webhook_imports(
+    postgres: Server, mongo: Server, scoring_service: services.ServiceProcess
+) -> AsyncIterator[WebhookStack]:
+    """The single stack's settings with an activity service: imports and their callbacks."""
+    from tests import webhook_stack
+
+    async with webhook_stack.stack(
+        postgres, scoring_service, 1, webhook_stack.SINGLE, mongo
+    ) as built:
+        yield built
+
+
+@pytest_asyncio.fixture(scope="session")
 async def webhook_pair(
     postgres: Server, scoring_service: services.ServiceProcess
 ) -> AsyncIterator[WebhookStack]:

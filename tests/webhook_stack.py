@@ -170,6 +170,7 @@ class Stack:
     replicas: list[services.ServiceProcess]
     gateway: services.HttpProcess
     api: httpx.AsyncClient
+    activity: services.ServiceProcess | None = None
 
     async def add_replica(self) -> services.ServiceProcess:
         replica = await services.start("user_service", self.env)
@@ -243,10 +244,33 @@ PAIR = {
 }
 
 
+async def _activity(
+    mongo: Server | None, redis_url: str, scoring: services.ServiceProcess
+) -> services.ServiceProcess | None:
+    """An activity service on the stack's Redis (its import.finished events reach the
+    stack's dispatcher), with a database of its own; None when the stack needs none."""
+    if mongo is None:
+        return None
+    env = {
+        "MONGODB_URL": mongo.url,
+        "MONGODB_DATABASE": f"t_{uuid.uuid4().hex[:12]}",
+        "REDIS_URL": redis_url,
+        "SCORING_SERVICE_ADDRS": scoring.address,
+        "RECOVERY_INTERVAL_SECONDS": "1",
+        "HEALTH_PROBE_SECONDS": "0.5",
+    }
+    return await services.start("activity_service", env)
+
+
 @contextlib.asynccontextmanager
 async def stack(
-    postgres: Server, scoring: services.ServiceProcess, replicas: int, settings: dict[str, str]
+    postgres: Server,
+    scoring: services.ServiceProcess,
+    replicas: int,
+    settings: dict[str, str],
+    mongo: Server | None = None,
 ) -> AsyncIterator[Stack]:
+    """`mongo` adds an activity service, for imports and their callbacks."""
     with running(start_redis) as redis_server:
         env = {
             **FAST,
@@ -256,9 +280,11 @@ async def stack(
             **settings,
         }
         ports = [free_port() for _ in range(replicas)]
+        activity = await _activity(mongo, redis_server.url, scoring)
         gateway_env = {
             "USER_SERVICE_ADDRS": ",".join(f"127.0.0.1:{p}" for p in ports),
-            "ACTIVITY_SERVICE_ADDRS": "127.0.0.1:1",  # not called by these tests
+            # Not called by these tests unless the stack has one.
+            "ACTIVITY_SERVICE_ADDRS": activity.address if activity else "127.0.0.1:1",
             "SCORING_SERVICE_ADDRS": scoring.address,
             "REDIS_URL": redis_server.url,
             "RATE_LIMIT_IP": "100000/minute",
@@ -274,7 +300,9 @@ async def stack(
         )
         client = aioredis.from_url(redis_server.url, decode_responses=True)
         api = httpx.AsyncClient(base_url=f"{gateway.url}/api/v1", timeout=20)
-        built = Stack(redis_server, client, env["DATABASE_URL"], env, list(started), gateway, api)
+        built = Stack(
+            redis_server, client, env["DATABASE_URL"], env, list(started), gateway, api, activity
+        )
         try:
             yield built
         finally:
@@ -283,6 +311,8 @@ async def stack(
             gateway.stop()
             for replica in built.replicas:
                 replica.stop()
+            if activity is not None:
+                activity.stop()
 
 
 def since(at: dt.datetime) -> str:

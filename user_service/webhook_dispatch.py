@@ -47,6 +47,7 @@ class WebhookEvent:
     event_type: str
     user_id: uuid.UUID
     payload: dict[str, Any]  # what is POSTed: {"type", "timestamp", "data"}
+    callback_id: uuid.UUID | None = None  # the one-off webhook it is for too, if any
 
 
 def entry_time(entry_id: str) -> dt.datetime:
@@ -64,7 +65,8 @@ def _data(event: Any) -> dict[str, Any]:
 
 
 def _content(stream: str, fields: dict[str, str]) -> tuple[str, str, str, dict[str, Any]]:
-    """The webhook event type, event id, user id and data of a stream entry."""
+    """The webhook event type, event id, user id and data of a stream entry (a callback's id
+    is routing, not data: see webhook_event)."""
     if stream == HEALTH_STREAM:
         total = MetricDayTotal.from_fields(fields)
         data = _data(total) | {"day": total.day.isoformat()}
@@ -75,7 +77,8 @@ def _content(stream: str, fields: dict[str, str]) -> tuple[str, str, str, dict[s
         return webhook_rules.GOAL_ACHIEVED, achieved.event_id, achieved.user_id, goal
     if fields.get("type") == IMPORT_FINISHED:
         done = ImportFinished.from_fields(fields)
-        return webhook_rules.IMPORT_FINISHED, done.event_id, done.user_id, _data(done)
+        data = {k: v for k, v in _data(done).items() if k != "callback_id"}
+        return webhook_rules.IMPORT_FINISHED, done.event_id, done.user_id, data
     # workout.completed, workout.updated (the whole new state) and workout.deleted, each
     # with the workout's version: a receiver keeps the newest it has seen.
     workout = decode_workout_event(fields)
@@ -90,7 +93,18 @@ def webhook_event(stream: str, entry_id: str, fields: dict[str, str]) -> Webhook
     except ValueError as exc:
         raise MalformedEvent("user_id is not an id") from exc
     payload = {"type": event_type, "timestamp": entry_time(entry_id).isoformat(), "data": data}
-    return WebhookEvent(event_id, event_type, user_id, payload)
+    return WebhookEvent(event_id, event_type, user_id, payload, _callback(fields))
+
+
+def _callback(fields: dict[str, str]) -> uuid.UUID | None:
+    """The one-off webhook an entry names (an import's callback_url), if any. One that is no
+    id is ignored: the event still goes to the user's subscriptions."""
+    named = fields.get("callback_id", "")
+    try:
+        return uuid.UUID(named) if named else None
+    except ValueError:
+        log.warning("webhook_callback_malformed", callback_id=named[:64])
+        return None
 
 
 class Dispatcher(StreamConsumer):
@@ -129,7 +143,7 @@ class Dispatcher(StreamConsumer):
             await self.redis.xack(stream, self.group, entry_id)
             return
         ids = await self.store.add_deliveries(
-            event.user_id, event.event_id, event.event_type, event.payload
+            event.user_id, event.event_id, event.event_type, event.payload, event.callback_id
         )
         await self.queue.schedule(ids)
         await self.redis.xack(stream, self.group, entry_id)

@@ -24,7 +24,7 @@ import httpcore
 import httpx
 
 from servicekit.errors import FailedPrecondition, FieldViolation, InvalidArgument
-from user_service.webhook_rules import AddressRule, IpAddress
+from user_service.webhook_rules import AddressRule, IpAddress, host_and_port
 
 USER_AGENT = "fitmesh-webhooks/1"
 MAX_ANSWER = 4096  # bytes of an answer read: enough for a challenge, and an error's start
@@ -166,6 +166,16 @@ async def request(
         return Answer(None, elapsed(), _error(exc))
     error = "" if 200 <= status < 300 else f"HTTP {status}"
     return Answer(status, elapsed(), error, retry_after, body=bytes(head[:MAX_ANSWER]))
+
+
+async def check_address(rule: AddressRule, url: str, timeout: float, field: str) -> None:
+    """Refuse now, naming `field`, a checked URL whose host resolves to an address the rule
+    refuses or to none (each attempt checks again where it connects: the answer may change)."""
+    host, port = host_and_port(url)
+    try:
+        await GuardedBackend(rule).resolve(host, port, timeout)
+    except (AddressRefused, httpcore.ConnectError) as exc:
+        raise InvalidArgument([FieldViolation(field, str(exc))], f"{field}: {exc}") from None
 
 
 async def challenge(http: httpx.AsyncClient, url: str, verify_token: str, timeout: float) -> None:

@@ -34,6 +34,8 @@ EVENT_TYPES = (
     METRIC_RECORDED,
     GOAL_ACHIEVED,
 )
+# What a one-off callback may be made for: the end of a piece of work answered with 202.
+CALLBACK_EVENTS = (IMPORT_FINISHED,)
 MAX_URL = 2048
 MAX_VERIFY_TOKEN = 128
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
@@ -43,30 +45,30 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def check_url(v: Violations, url: str, allow_http: bool) -> None:
+def check_url(v: Violations, url: str, allow_http: bool, field: str = "url") -> None:
     """A URL events may be POSTed to: https (http only where allowed), a host name, no
     credentials (they would travel in every request and sit in logs), no fragment."""
     if not url or len(url) > MAX_URL:
-        v.add("url", f"must be 1-{MAX_URL} characters")
+        v.add(field, f"must be 1-{MAX_URL} characters")
         return
     if not url.isascii() or any(c.isspace() or ord(c) < 32 for c in url):
-        v.add("url", "must be ASCII without spaces (write an international host in punycode)")
+        v.add(field, "must be ASCII without spaces (write an international host in punycode)")
         return
     parts = urllib.parse.urlsplit(url)
     schemes = ("https", "http") if allow_http else ("https",)
     if parts.scheme not in schemes:
-        v.add("url", f"must start with {' or '.join(s + '://' for s in schemes)}")
+        v.add(field, f"must start with {' or '.join(s + '://' for s in schemes)}")
     elif not parts.hostname:
-        v.add("url", "must name a host")
+        v.add(field, "must name a host")
     elif parts.username is not None or parts.password is not None:
-        v.add("url", "must not carry a user name or password")
+        v.add(field, "must not carry a user name or password")
     elif parts.fragment:
-        v.add("url", "must not have a #fragment")
+        v.add(field, "must not have a #fragment")
     else:
         try:
             parts.port  # noqa: B018 - reading it validates it
         except ValueError:
-            v.add("url", "has a port that is not a number from 0 to 65535")
+            v.add(field, "has a port that is not a number from 0 to 65535")
 
 
 def host_and_port(url: str) -> tuple[str, int]:

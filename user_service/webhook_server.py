@@ -42,6 +42,7 @@ def webhook_proto(row: Row) -> pb.Webhook:
         events=row["events"],
         status=enum_number(pb.WebhookStatus, row["status"]) or 0,  # type: ignore[arg-type]
         created_at=timestamp(row["created_at"]),
+        kind=enum_number(pb.WebhookKind, row["kind"]) or 0,  # type: ignore[arg-type]
     )
 
 
@@ -83,10 +84,11 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
         queue: Queue,
         cipher: Cipher,
         http: httpx.AsyncClient,
+        rule: webhook_rules.AddressRule,
         settings: UserSettings,
     ) -> None:
         self.store, self.queue, self.cipher, self.settings = store, queue, cipher, settings
-        self.http = http
+        self.http, self.rule = http, rule
 
     async def CreateWebhook(
         self, request: pb.CreateWebhookRequest, context: Context
@@ -220,3 +222,29 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
         ids = await self.store.replay(user_id, webhook_id, one, since)
         await self.queue.schedule(ids)
         return pb.ReplayDeliveriesResponse(replayed=len(ids))
+
+    async def CreateCallback(
+        self, request: pb.CreateCallbackRequest, context: Context
+    ) -> pb.CreateCallbackResponse:
+        v = Violations()
+        user_id = parse_id(v, "user_id", request.user_id)
+        url = request.callback_url
+        webhook_rules.check_url(v, url, self.settings.webhook_allow_http, "callback_url")
+        if request.event_type not in webhook_rules.CALLBACK_EVENTS:
+            v.add("event_type", f"must be one of {', '.join(webhook_rules.CALLBACK_EVENTS)}")
+        v.raise_if_any()
+        # The address rule now, so a refused URL is refused with the request (400) rather
+        # than found out by a dead letter later; no challenge: the caller names it per request.
+        timeout = self.settings.webhook_connect_timeout_seconds
+        await webhook_http.check_address(self.rule, url, timeout, "callback_url")
+        secret = webhook_rules.new_secret()
+        row = await self.store.create_callback(
+            {
+                "webhook_id": uuid.uuid4(),
+                "user_id": user_id,
+                "url": url,
+                "events": [request.event_type],
+                "secret_enc": self.cipher.encrypt(secret),
+            }
+        )
+        return pb.CreateCallbackResponse(webhook=webhook_proto(row), secret=secret)

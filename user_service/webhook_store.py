@@ -17,7 +17,7 @@ from servicekit.errors import AlreadyExists, FailedPrecondition, NotFound
 from servicekit.pagination import EARLIEST
 from user_service.store import Page, Row, Store
 
-WEBHOOK_COLUMNS = "webhook_id, user_id, url, events, status, created_at"
+WEBHOOK_COLUMNS = "webhook_id, user_id, url, events, status, created_at, kind"
 DELIVERY_COLUMNS = (
     "d.delivery_id, d.webhook_id, d.event_id, d.event_type, d.payload, d.status, d.attempts, "
     "d.round_attempts, d.round_started_at, d.next_at, d.last_status, d.last_error, "
@@ -62,7 +62,9 @@ class WebhookStore:
                 if await cur.fetchone() is None:
                     raise NotFound("no such user")
                 cur = await conn.execute(
-                    "SELECT count(*) AS n FROM webhooks WHERE user_id = %s", (values["user_id"],)
+                    "SELECT count(*) AS n FROM webhooks WHERE user_id = %s "
+                    "AND kind = 'subscription'",
+                    (values["user_id"],),
                 )
                 found = await cur.fetchone()
                 if found is not None and found["n"] >= most:
@@ -84,6 +86,19 @@ class WebhookStore:
         assert row is not None
         return row
 
+    async def create_callback(self, values: dict[str, Any]) -> Row:
+        """A one-off webhook: not counted against the user's subscriptions, and any number
+        may share a URL (each import has its own)."""
+        row = await self._one(
+            "INSERT INTO webhooks (webhook_id, user_id, url, events, secret_enc, kind) "  # noqa: S608
+            "SELECT %(webhook_id)s, user_id, %(url)s, %(events)s, %(secret_enc)s, 'callback' "
+            f"FROM users WHERE user_id = %(user_id)s RETURNING {WEBHOOK_COLUMNS}",
+            values,
+        )
+        if row is None:
+            raise NotFound("no such user")
+        return row
+
     async def of_request(self, user_id: uuid.UUID, key: str) -> Row | None:
         """The subscription a creation with this idempotency key made, with its secret and
         the fingerprint of that request."""
@@ -97,7 +112,7 @@ class WebhookStore:
         async with self.store.transaction() as conn:
             cur = await conn.execute(
                 f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE user_id = %s "  # noqa: S608
-                "ORDER BY created_at DESC, webhook_id DESC",
+                "AND kind = 'subscription' ORDER BY created_at DESC, webhook_id DESC",
                 (user_id,),
             )
             return await cur.fetchall()
@@ -132,10 +147,16 @@ class WebhookStore:
     # Deliveries: made from events, sent, replayed
 
     async def add_deliveries(
-        self, user_id: uuid.UUID, event_id: str, event_type: str, payload: dict[str, Any]
+        self,
+        user_id: uuid.UUID,
+        event_id: str,
+        event_type: str,
+        payload: dict[str, Any],
+        callback: uuid.UUID | None = None,
     ) -> list[uuid.UUID]:
-        """One delivery per active subscription of the user to this event type. Returns the
-        ids still to schedule: new ones, and ones an earlier run made but never sent (it
+        """One delivery per active subscription of the user to this event type, and one to
+        the callback the event names (only its own user's, and only for its type). Returns
+        the ids still to schedule: new ones, and ones an earlier run made but never sent (it
         died before scheduling them); never one that was attempted already."""
         async with self.store.transaction() as conn:
             cur = await conn.execute(
@@ -143,10 +164,17 @@ class WebhookStore:
                 f"SELECT {DELIVERY_ID_SQL}, w.webhook_id, %(event)s, %(type)s, %(payload)s "
                 "FROM webhooks w WHERE w.user_id = %(user)s AND w.status = 'active' "
                 "AND %(type)s = ANY(w.events) "
+                "AND (w.kind = 'subscription' OR w.webhook_id = %(callback)s) "
                 "ON CONFLICT (delivery_id) DO UPDATE SET delivery_id = EXCLUDED.delivery_id "
                 "WHERE deliveries.status = 'pending' AND deliveries.attempts = 0 "
                 "RETURNING delivery_id",
-                {"event": event_id, "type": event_type, "payload": Jsonb(payload), "user": user_id},
+                {
+                    "event": event_id,
+                    "type": event_type,
+                    "payload": Jsonb(payload),
+                    "user": user_id,
+                    "callback": callback,
+                },
             )
             return [r["delivery_id"] for r in await cur.fetchall()]
 
@@ -310,7 +338,7 @@ class WebhookStore:
                 attempts.setdefault(attempt["delivery_id"], []).append(attempt)
         return page, attempts
 
-    async def _one(self, query: str, params: Sequence[Any]) -> Row | None:
+    async def _one(self, query: str, params: Sequence[Any] | dict[str, Any]) -> Row | None:
         async with self.store.transaction() as conn:
             cur = await conn.execute(query, params)
             return await cur.fetchone()

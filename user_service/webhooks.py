@@ -45,7 +45,7 @@ class Webhooks:
             settings.webhook_breaker_failures,
             settings.webhook_breaker_reset_seconds,
         )
-        self.servicer = WebhookServicer(self.store, self.queue, cipher, self.http, settings)
+        self.servicer = WebhookServicer(self.store, self.queue, cipher, self.http, rule, settings)
         self.dispatcher = Dispatcher(self.store, self.queue, redis, settings)
         self.sender = Sender(self.store, self.queue, self.guards, cipher, self.http, settings)
         self._reconciler = Background(self._reconcile_forever)

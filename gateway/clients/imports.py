@@ -25,6 +25,7 @@ class Imports:
         content: bytes,
         workout_type: str | None,
         athlete: spb.Athlete,
+        callback_id: str = "",
     ) -> ImportResponse:
         request = ipb.ImportWorkoutRequest(
             user_id=user_id,
@@ -32,6 +33,7 @@ class Imports:
             content=content,
             workout_type=kind(workout_type or ""),
             athlete=athlete,
+            callback_id=callback_id,
         )
         reply = await self.backend.call(self.stub.ImportWorkout, request)
         return ImportResponse.from_proto(reply.workout_import, reply.duplicate)

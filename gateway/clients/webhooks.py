@@ -44,6 +44,20 @@ class Webhooks:
         webhook = models.Webhook.from_proto(reply.webhook)
         return models.WebhookCreated(**webhook.model_dump(), secret=reply.secret)
 
+    async def create_callback(
+        self, user_id: str, callback_url: str, event_type: str
+    ) -> models.WebhookCreated:
+        """A one-off webhook for the result of work about to begin; 400 naming
+        callback_url when the URL or an address of its host is refused."""
+        reply = await self.backend.call(
+            self.stub.CreateCallback,
+            wpb.CreateCallbackRequest(
+                user_id=user_id, callback_url=callback_url, event_type=event_type
+            ),
+        )
+        webhook = models.Webhook.from_proto(reply.webhook)
+        return models.WebhookCreated(**webhook.model_dump(), secret=reply.secret)
+
     async def list(self, user_id: str) -> models.WebhookList:
         reply = await self.backend.call(
             self.stub.ListWebhooks, wpb.ListWebhooksRequest(user_id=user_id)

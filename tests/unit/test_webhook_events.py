@@ -84,6 +84,24 @@ def test_workout_changes_and_imports_keep_their_types() -> None:
     }
 
 
+def test_an_import_names_its_callback_for_routing_not_in_its_data() -> None:
+    callback = uuid.uuid4()
+    ended = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+    done = ImportFinished.of(USER, "i1", "done", "w1", "", ended, str(callback))
+    event = webhook_event(WORKOUTS_STREAM, ENTRY, done.to_fields())
+    assert event.callback_id == callback
+    assert "callback_id" not in event.payload["data"]
+    # The same end with or without a callback is one event (one webhook-id).
+    assert event.event_id == ImportFinished.of(USER, "i1", "done", "w1", "", ended).event_id
+    # An entry from before callbacks existed has none; one naming no id still reaches
+    # the user's subscriptions.
+    old = {k: v for k, v in done.to_fields().items() if k != "callback_id"}
+    assert webhook_event(WORKOUTS_STREAM, ENTRY, old).callback_id is None
+    bad = {**done.to_fields(), "callback_id": "not-an-id"}
+    assert webhook_event(WORKOUTS_STREAM, ENTRY, bad).callback_id is None
+    assert ImportFinished.from_fields(old).callback_id == ""
+
+
 def test_a_day_total_becomes_metric_recorded() -> None:
     total = MetricDayTotal.of(USER, "water_ml", dt.date(2026, 1, 2), 1750)
     event = webhook_event(HEALTH_STREAM, ENTRY, total.to_fields())

@@ -26,29 +26,29 @@ from fitmesh.scoring.v1 import scoring_pb2 as fitmesh_dot_scoring_dot_v1_dot_sco
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!fitmesh/activity/v1/imports.proto\x12\x13\x66itmesh.activity.v1\x1a fitmesh/scoring/v1/scoring.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x03\n\rImportSummary\x12\x35\n\x0cworkout_type\x18\x01 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x64uration_seconds\x18\x04 \x01(\x01\x12\x17\n\ndistance_m\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x1d\n\x10\x65levation_gain_m\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0e\x61vg_heart_rate\x18\x07 \x01(\x05H\x02\x88\x01\x01\x12\x1b\n\x0emax_heart_rate\x18\x08 \x01(\x05H\x03\x88\x01\x01\x12\x1a\n\x12heart_rate_samples\x18\t \x01(\x05\x12\x0e\n\x06points\x18\n \x01(\x05\x42\r\n\x0b_distance_mB\x13\n\x11_elevation_gain_mB\x11\n\x0f_avg_heart_rateB\x11\n\x0f_max_heart_rate\"\x87\x03\n\rWorkoutImport\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x31\n\x06status\x18\x03 \x01(\x0e\x32!.fitmesh.activity.v1.ImportStatus\x12\x31\n\x06\x66ormat\x18\x04 \x01(\x0e\x32!.fitmesh.activity.v1.ImportFormat\x12\x10\n\x08\x66ilename\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x0e\n\x06sha256\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nworkout_id\x18\n \x01(\t\x12\r\n\x05\x65rror\x18\x0b \x01(\t\x12\x33\n\x07summary\x18\x0c \x01(\x0b\x32\".fitmesh.activity.v1.ImportSummary\"\xaf\x01\n\x14ImportWorkoutRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x35\n\x0cworkout_type\x18\x04 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12,\n\x07\x61thlete\x18\x05 \x01(\x0b\x32\x1b.fitmesh.scoring.v1.Athlete\"f\n\x15ImportWorkoutResponse\x12:\n\x0eworkout_import\x18\x01 \x01(\x0b\x32\".fitmesh.activity.v1.WorkoutImport\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"6\n\x10GetImportRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\timport_id\x18\x02 \x01(\t\"O\n\x11GetImportResponse\x12:\n\x0eworkout_import\x18\x01 \x01(\x0b\x32\".fitmesh.activity.v1.WorkoutImport*\x94\x01\n\x0cImportStatus\x12\x1d\n\x19IMPORT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14IMPORT_STATUS_QUEUED\x10\x01\x12\x19\n\x15IMPORT_STATUS_PARSING\x10\x02\x12\x16\n\x12IMPORT_STATUS_DONE\x10\x03\x12\x18\n\x14IMPORT_STATUS_FAILED\x10\x04*r\n\x0cImportFormat\x12\x1d\n\x19IMPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11IMPORT_FORMAT_GPX\x10\x01\x12\x15\n\x11IMPORT_FORMAT_TCX\x10\x02\x12\x15\n\x11IMPORT_FORMAT_FIT\x10\x03\x32\xd3\x01\n\rImportService\x12\x66\n\rImportWorkout\x12).fitmesh.activity.v1.ImportWorkoutRequest\x1a*.fitmesh.activity.v1.ImportWorkoutResponse\x12Z\n\tGetImport\x12%.fitmesh.activity.v1.GetImportRequest\x1a&.fitmesh.activity.v1.GetImportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!fitmesh/activity/v1/imports.proto\x12\x13\x66itmesh.activity.v1\x1a fitmesh/scoring/v1/scoring.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x03\n\rImportSummary\x12\x35\n\x0cworkout_type\x18\x01 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x64uration_seconds\x18\x04 \x01(\x01\x12\x17\n\ndistance_m\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x1d\n\x10\x65levation_gain_m\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0e\x61vg_heart_rate\x18\x07 \x01(\x05H\x02\x88\x01\x01\x12\x1b\n\x0emax_heart_rate\x18\x08 \x01(\x05H\x03\x88\x01\x01\x12\x1a\n\x12heart_rate_samples\x18\t \x01(\x05\x12\x0e\n\x06points\x18\n \x01(\x05\x42\r\n\x0b_distance_mB\x13\n\x11_elevation_gain_mB\x11\n\x0f_avg_heart_rateB\x11\n\x0f_max_heart_rate\"\x87\x03\n\rWorkoutImport\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x31\n\x06status\x18\x03 \x01(\x0e\x32!.fitmesh.activity.v1.ImportStatus\x12\x31\n\x06\x66ormat\x18\x04 \x01(\x0e\x32!.fitmesh.activity.v1.ImportFormat\x12\x10\n\x08\x66ilename\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x0e\n\x06sha256\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nworkout_id\x18\n \x01(\t\x12\r\n\x05\x65rror\x18\x0b \x01(\t\x12\x33\n\x07summary\x18\x0c \x01(\x0b\x32\".fitmesh.activity.v1.ImportSummary\"\xc4\x01\n\x14ImportWorkoutRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x35\n\x0cworkout_type\x18\x04 \x01(\x0e\x32\x1f.fitmesh.scoring.v1.WorkoutType\x12,\n\x07\x61thlete\x18\x05 \x01(\x0b\x32\x1b.fitmesh.scoring.v1.Athlete\x12\x13\n\x0b\x63\x61llback_id\x18\x06 \x01(\t\"f\n\x15ImportWorkoutResponse\x12:\n\x0eworkout_import\x18\x01 \x01(\x0b\x32\".fitmesh.activity.v1.WorkoutImport\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"6\n\x10GetImportRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\timport_id\x18\x02 \x01(\t\"O\n\x11GetImportResponse\x12:\n\x0eworkout_import\x18\x01 \x01(\x0b\x32\".fitmesh.activity.v1.WorkoutImport*\x94\x01\n\x0cImportStatus\x12\x1d\n\x19IMPORT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14IMPORT_STATUS_QUEUED\x10\x01\x12\x19\n\x15IMPORT_STATUS_PARSING\x10\x02\x12\x16\n\x12IMPORT_STATUS_DONE\x10\x03\x12\x18\n\x14IMPORT_STATUS_FAILED\x10\x04*r\n\x0cImportFormat\x12\x1d\n\x19IMPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11IMPORT_FORMAT_GPX\x10\x01\x12\x15\n\x11IMPORT_FORMAT_TCX\x10\x02\x12\x15\n\x11IMPORT_FORMAT_FIT\x10\x03\x32\xd3\x01\n\rImportService\x12\x66\n\rImportWorkout\x12).fitmesh.activity.v1.ImportWorkoutRequest\x1a*.fitmesh.activity.v1.ImportWorkoutResponse\x12Z\n\tGetImport\x12%.fitmesh.activity.v1.GetImportRequest\x1a&.fitmesh.activity.v1.GetImportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fitmesh.activity.v1.imports_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMPORTSTATUS']._serialized_start=1364
-  _globals['_IMPORTSTATUS']._serialized_end=1512
-  _globals['_IMPORTFORMAT']._serialized_start=1514
-  _globals['_IMPORTFORMAT']._serialized_end=1628
+  _globals['_IMPORTSTATUS']._serialized_start=1385
+  _globals['_IMPORTSTATUS']._serialized_end=1533
+  _globals['_IMPORTFORMAT']._serialized_start=1535
+  _globals['_IMPORTFORMAT']._serialized_end=1649
   _globals['_IMPORTSUMMARY']._serialized_start=126
   _globals['_IMPORTSUMMARY']._serialized_end=548
   _globals['_WORKOUTIMPORT']._serialized_start=551
   _globals['_WORKOUTIMPORT']._serialized_end=942
   _globals['_IMPORTWORKOUTREQUEST']._serialized_start=945
-  _globals['_IMPORTWORKOUTREQUEST']._serialized_end=1120
-  _globals['_IMPORTWORKOUTRESPONSE']._serialized_start=1122
-  _globals['_IMPORTWORKOUTRESPONSE']._serialized_end=1224
-  _globals['_GETIMPORTREQUEST']._serialized_start=1226
-  _globals['_GETIMPORTREQUEST']._serialized_end=1280
-  _globals['_GETIMPORTRESPONSE']._serialized_start=1282
-  _globals['_GETIMPORTRESPONSE']._serialized_end=1361
-  _globals['_IMPORTSERVICE']._serialized_start=1631
-  _globals['_IMPORTSERVICE']._serialized_end=1842
+  _globals['_IMPORTWORKOUTREQUEST']._serialized_end=1141
+  _globals['_IMPORTWORKOUTRESPONSE']._serialized_start=1143
+  _globals['_IMPORTWORKOUTRESPONSE']._serialized_end=1245
+  _globals['_GETIMPORTREQUEST']._serialized_start=1247
+  _globals['_GETIMPORTREQUEST']._serialized_end=1301
+  _globals['_GETIMPORTRESPONSE']._serialized_start=1303
+  _globals['_GETIMPORTRESPONSE']._serialized_end=1382
+  _globals['_IMPORTSERVICE']._serialized_start=1652
+  _globals['_IMPORTSERVICE']._serialized_end=1863
 # @@protoc_insertion_point(module_scope)

@@ -237,6 +237,7 @@ class ImportWorkoutRequest(_message.Message):
     CONTENT_FIELD_NUMBER: _builtins.int
     WORKOUT_TYPE_FIELD_NUMBER: _builtins.int
     ATHLETE_FIELD_NUMBER: _builtins.int
+    CALLBACK_ID_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The owner."""
     filename: _builtins.str
@@ -246,6 +247,12 @@ class ImportWorkoutRequest(_message.Message):
     workout_type: _scoring_pb2.WorkoutType.ValueType
     """The kind of workout; unspecified means the sport the file names (a file that names
     none fails, asking for this).
+    """
+    callback_id: _builtins.str
+    """A one-off webhook of the owner's (fitmesh.user.v1.WebhookService.CreateCallback), at
+    most 64 characters; empty for none. The import.finished event of the work this upload
+    begins names it, so the result is POSTed there. An upload that begins no work
+    (duplicate in the answer) leaves it unused.
     """
     @_builtins.property
     def athlete(self) -> _scoring_pb2.Athlete:
@@ -259,10 +266,11 @@ class ImportWorkoutRequest(_message.Message):
         content: _builtins.bytes = ...,
         workout_type: _scoring_pb2.WorkoutType.ValueType = ...,
         athlete: _scoring_pb2.Athlete | None = ...,
+        callback_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["athlete", b"athlete"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["athlete", b"athlete", "content", b"content", "filename", b"filename", "user_id", b"user_id", "workout_type", b"workout_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["athlete", b"athlete", "callback_id", b"callback_id", "content", b"content", "filename", b"filename", "user_id", b"user_id", "workout_type", b"workout_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -42,6 +42,28 @@ WEBHOOK_STATUS_PAUSED: WebhookStatus.ValueType  # 2
 """Nothing goes out until resumed."""
 Global___WebhookStatus: _TypeAlias = WebhookStatus  # noqa: Y015
 
+class _WebhookKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WebhookKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WebhookKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WEBHOOK_KIND_UNSPECIFIED: _WebhookKind.ValueType  # 0
+    WEBHOOK_KIND_SUBSCRIPTION: _WebhookKind.ValueType  # 1
+    """Gets every event of its types for its user."""
+    WEBHOOK_KIND_CALLBACK: _WebhookKind.ValueType  # 2
+    """Gets the one event that names it (CreateCallback)."""
+
+class WebhookKind(_WebhookKind, metaclass=_WebhookKindEnumTypeWrapper):
+    """WebhookKind tells a subscription from a one-off callback."""
+
+WEBHOOK_KIND_UNSPECIFIED: WebhookKind.ValueType  # 0
+WEBHOOK_KIND_SUBSCRIPTION: WebhookKind.ValueType  # 1
+"""Gets every event of its types for its user."""
+WEBHOOK_KIND_CALLBACK: WebhookKind.ValueType  # 2
+"""Gets the one event that names it (CreateCallback)."""
+Global___WebhookKind: _TypeAlias = WebhookKind  # noqa: Y015
+
 class _DeliveryStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -84,6 +106,7 @@ class Webhook(_message.Message):
     EVENTS_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
     webhook_id: _builtins.str
     """Opaque id."""
     user_id: _builtins.str
@@ -92,6 +115,8 @@ class Webhook(_message.Message):
     """Where events are POSTed."""
     status: Global___WebhookStatus.ValueType
     """Active or paused."""
+    kind: Global___WebhookKind.ValueType
+    """A subscription, or a one-off callback."""
     @_builtins.property
     def events(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The event types it gets, e.g. "workout.completed"."""
@@ -109,10 +134,11 @@ class Webhook(_message.Message):
         events: _abc.Iterable[_builtins.str] | None = ...,
         status: Global___WebhookStatus.ValueType = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        kind: Global___WebhookKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "events", b"events", "status", b"status", "url", b"url", "user_id", b"user_id", "webhook_id", b"webhook_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "events", b"events", "kind", b"kind", "status", b"status", "url", b"url", "user_id", b"user_id", "webhook_id", b"webhook_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -678,3 +704,61 @@ class ReplayDeliveriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReplayDeliveriesResponse: _TypeAlias = ReplayDeliveriesResponse  # noqa: Y015
+
+@_typing.final
+class CreateCallbackRequest(_message.Message):
+    """CreateCallbackRequest asks for a one-off webhook."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    CALLBACK_URL_FIELD_NUMBER: _builtins.int
+    EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The owner."""
+    callback_url: _builtins.str
+    """Where the result is POSTed: a URL as CreateWebhookRequest.url."""
+    event_type: _builtins.str
+    """The event it gets; only "import.finished" for now."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        callback_url: _builtins.str = ...,
+        event_type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["callback_url", b"callback_url", "event_type", b"event_type", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCallbackRequest: _TypeAlias = CreateCallbackRequest  # noqa: Y015
+
+@_typing.final
+class CreateCallbackResponse(_message.Message):
+    """CreateCallbackResponse carries the callback and its secret."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """The signing secret, "whsec_" and base64: shown here only."""
+    @_builtins.property
+    def webhook(self) -> Global___Webhook:
+        """The callback."""
+
+    def __init__(
+        self,
+        *,
+        webhook: Global___Webhook | None = ...,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["webhook", b"webhook"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["secret", b"secret", "webhook", b"webhook"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCallbackResponse: _TypeAlias = CreateCallbackResponse  # noqa: Y015

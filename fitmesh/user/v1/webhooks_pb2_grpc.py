@@ -78,6 +78,11 @@ class WebhookServiceStub:
                 request_serializer=fitmesh_dot_user_dot_v1_dot_webhooks__pb2.ReplayDeliveriesRequest.SerializeToString,
                 response_deserializer=fitmesh_dot_user_dot_v1_dot_webhooks__pb2.ReplayDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.CreateCallback = channel.unary_unary(
+                '/fitmesh.user.v1.WebhookService/CreateCallback',
+                request_serializer=fitmesh_dot_user_dot_v1_dot_webhooks__pb2.CreateCallbackRequest.SerializeToString,
+                response_deserializer=fitmesh_dot_user_dot_v1_dot_webhooks__pb2.CreateCallbackResponse.FromString,
+                _registered_method=True)
 
 
 class WebhookServiceServicer:
@@ -150,6 +155,19 @@ class WebhookServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCallback(self, request, context):
+        """CreateCallback makes a one-off webhook for the result of work the caller is about to
+        start (a workout import): it gets only the event that names it (import.finished with
+        its callback_id), through the same deliveries, retries and dead letters. Its URL is
+        checked as CreateWebhook's is, and its host resolved now, every address allowed
+        (INVALID_ARGUMENT naming callback_url otherwise); no challenge is sent. It is not
+        listed, counted or kept one per URL among the user's webhooks, but Get, Delete,
+        ListDeliveries and ReplayDeliveries reach it by its id. The secret is in this answer only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WebhookServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +210,11 @@ def add_WebhookServiceServicer_to_server(servicer, server):
                     servicer.ReplayDeliveries,
                     request_deserializer=fitmesh_dot_user_dot_v1_dot_webhooks__pb2.ReplayDeliveriesRequest.FromString,
                     response_serializer=fitmesh_dot_user_dot_v1_dot_webhooks__pb2.ReplayDeliveriesResponse.SerializeToString,
+            ),
+            'CreateCallback': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCallback,
+                    request_deserializer=fitmesh_dot_user_dot_v1_dot_webhooks__pb2.CreateCallbackRequest.FromString,
+                    response_serializer=fitmesh_dot_user_dot_v1_dot_webhooks__pb2.CreateCallbackResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -414,6 +437,33 @@ class WebhookService:
             '/fitmesh.user.v1.WebhookService/ReplayDeliveries',
             fitmesh_dot_user_dot_v1_dot_webhooks__pb2.ReplayDeliveriesRequest.SerializeToString,
             fitmesh_dot_user_dot_v1_dot_webhooks__pb2.ReplayDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCallback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fitmesh.user.v1.WebhookService/CreateCallback',
+            fitmesh_dot_user_dot_v1_dot_webhooks__pb2.CreateCallbackRequest.SerializeToString,
+            fitmesh_dot_user_dot_v1_dot_webhooks__pb2.CreateCallbackResponse.FromString,
             options,
             channel_credentials,
             insecure,

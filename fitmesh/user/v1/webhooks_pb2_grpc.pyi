@@ -47,6 +47,15 @@ class WebhookServiceStub:
     every dead letter of the subscription that died at or after a time. A delivery
     already pending is not sent twice.
     """
+    CreateCallback: _aio.UnaryUnaryMultiCallable[_webhooks_pb2.CreateCallbackRequest, _webhooks_pb2.CreateCallbackResponse]
+    """CreateCallback makes a one-off webhook for the result of work the caller is about to
+    start (a workout import): it gets only the event that names it (import.finished with
+    its callback_id), through the same deliveries, retries and dead letters. Its URL is
+    checked as CreateWebhook's is, and its host resolved now, every address allowed
+    (INVALID_ARGUMENT naming callback_url otherwise); no challenge is sent. It is not
+    listed, counted or kept one per URL among the user's webhooks, but Get, Delete,
+    ListDeliveries and ReplayDeliveries reach it by its id. The secret is in this answer only.
+    """
 
 class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
     """WebhookService keeps a user's webhook subscriptions. The user service delivers each
@@ -128,6 +137,21 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         """ReplayDeliveries sends again one finished delivery (delivered, failed or dead), or
         every dead letter of the subscription that died at or after a time. A delivery
         already pending is not sent twice.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateCallback(
+        self,
+        request: _webhooks_pb2.CreateCallbackRequest,
+        context: _aio.ServicerContext[_webhooks_pb2.CreateCallbackRequest, _abc.Awaitable[_webhooks_pb2.CreateCallbackResponse]],
+    ) -> _abc.Awaitable[_webhooks_pb2.CreateCallbackResponse]:
+        """CreateCallback makes a one-off webhook for the result of work the caller is about to
+        start (a workout import): it gets only the event that names it (import.finished with
+        its callback_id), through the same deliveries, retries and dead letters. Its URL is
+        checked as CreateWebhook's is, and its host resolved now, every address allowed
+        (INVALID_ARGUMENT naming callback_url otherwise); no challenge is sent. It is not
+        listed, counted or kept one per URL among the user's webhooks, but Get, Delete,
+        ListDeliveries and ReplayDeliveries reach it by its id. The secret is in this answer only.
         """
 
 def add_WebhookServiceServicer_to_server(servicer: WebhookServiceServicer, server: _aio.Server) -> None: ...
