@@ -136,8 +136,10 @@ async function loadName() {
 
 // --- Areas and the router: #/dashboard, #/workouts, #/health, #/groups, #/group/<id>, #/account
 
+// Each area's files say what to load on entering it (the account's webhooks are a file of
+// their own, beside its profile).
 const areas = {};
-function area(name, enter) { areas[name] = enter; }
+function area(name, enter) { (areas[name] = areas[name] || []).push(enter); }
 
 function route() {
   if (!state.token) return;
@@ -148,7 +150,7 @@ function route() {
     if (link.dataset.area === key) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  areas[key](param ? decodeURIComponent(param) : null);
+  for (const enter of areas[key]) enter(param ? decodeURIComponent(param) : null);
 }
 
 window.addEventListener("hashchange", () => {
@@ -235,9 +237,12 @@ class Listing {
     return this.page(null);
   }
 
-  async page(cursor) {
+  // The first page again without showing "Loading…": a list followed while it changes.
+  refresh() { return this.page(null, true); }
+
+  async page(cursor, quiet = false) {
     const ticket = ++this.asked;
-    if (cursor === null) this.setState("loading");
+    if (cursor === null && !quiet) this.setState("loading");
     if (this.more) this.more.disabled = true;
     try {
       const found = await this.fetchPage(cursor);
