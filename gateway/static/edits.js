@@ -125,6 +125,9 @@ $("edit-form").addEventListener("submit", (event) => {
 });
 
 $("edit-cancel").addEventListener("click", () => $("edit-dialog").close());
+// A modal dialog stays over whatever is shown: leaving the area (the browser's back button)
+// closes it.
+window.addEventListener("hashchange", () => { if ($("edit-dialog").open) $("edit-dialog").close(); });
 
 // --- Deleting, after the question beside it. ----------------------------------------------
 
