@@ -31,22 +31,23 @@ function el(tag, attrs = {}, ...children) {
 
 // --- Requests -------------------------------------------------------------------------
 
-function send(method, path, body) {
-  const headers = {};
+function send(method, path, body, extra = {}) {
+  const headers = { ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
   return fetch(api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }
 
 // A request with the access token; one that expired is renewed through the cookie once.
-async function authorized(method, path, body) {
-  const response = await send(method, path, body);
-  if (response.status === 401 && state.token && (await renew())) return send(method, path, body);
+// `extra` holds headers of the request's own, such as a change's If-Match.
+async function authorized(method, path, body, extra) {
+  const response = await send(method, path, body, extra);
+  if (response.status === 401 && state.token && (await renew())) return send(method, path, body, extra);
   return response;
 }
 
-async function call(method, path, body) {
-  const response = await authorized(method, path, body);
+async function call(method, path, body, extra) {
+  const response = await authorized(method, path, body, extra);
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
     const detail = data && (data.errors ? data.errors.map((e) => `${e.field}: ${e.message}`).join("; ") : data.detail);
@@ -135,8 +136,10 @@ async function loadName() {
 
 // --- Areas and the router: #/dashboard, #/workouts, #/health, #/groups, #/group/<id>, #/account
 
+// Each area's files say what to load on entering it (the account's webhooks are a file of
+// their own, beside its profile).
 const areas = {};
-function area(name, enter) { areas[name] = enter; }
+function area(name, enter) { (areas[name] = areas[name] || []).push(enter); }
 
 function route() {
   if (!state.token) return;
@@ -147,7 +150,7 @@ function route() {
     if (link.dataset.area === key) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  areas[key](param ? decodeURIComponent(param) : null);
+  for (const enter of areas[key]) enter(param ? decodeURIComponent(param) : null);
 }
 
 window.addEventListener("hashchange", () => {
@@ -234,9 +237,12 @@ class Listing {
     return this.page(null);
   }
 
-  async page(cursor) {
+  // The first page again without showing "Loading…": a list followed while it changes.
+  refresh() { return this.page(null, true); }
+
+  async page(cursor, quiet = false) {
     const ticket = ++this.asked;
-    if (cursor === null) this.setState("loading");
+    if (cursor === null && !quiet) this.setState("loading");
     if (this.more) this.more.disabled = true;
     try {
       const found = await this.fetchPage(cursor);
@@ -253,6 +259,20 @@ class Listing {
       if (this.more) this.more.disabled = false;
     }
   }
+}
+
+// A question asked beside the thing it is about (a workout, a webhook) before an action
+// that cannot be undone: `act` runs on yes; no puts the focus back on `opener`.
+function confirmIn(item, opener, question, yes, act) {
+  if (item.querySelector(".confirm")) return;
+  const accept = el("button", { type: "button", class: "danger" }, yes);
+  const refuse = el("button", { type: "button", class: "secondary" }, "Keep it");
+  const text = el("p", {}, question);
+  const box = el("div", { class: "confirm", role: "alertdialog", "aria-label": question }, text, accept, " ", refuse);
+  refuse.addEventListener("click", () => { box.remove(); opener.focus(); });
+  accept.addEventListener("click", () => { accept.disabled = true; act(); });
+  item.append(box);
+  accept.focus();
 }
 
 // --- Logging in -----------------------------------------------------------------------------

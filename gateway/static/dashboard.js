@@ -1,7 +1,8 @@
 "use strict";
 // The Dashboard: this week's WHO activity score, intensity minutes per day, recent workouts,
 // goals with their progress, goal alerts (a toast the moment one arrives on the WebSocket,
-// and the list of past ones), and statistics by workout type.
+// and the list of past ones: achieved, and no longer achieved after a workout's change),
+// and statistics by workout type.
 
 const GOALS = {
   workouts_count: { name: "Workouts", unit: "" },
@@ -36,10 +37,24 @@ function goalItem(goal) {
     el("progress", { id, max: goal.target_value, value: Math.min(goal.current_progress, goal.target_value) }));
 }
 
+// The kinds of goal alert (the notifications' `kind`, the socket's frame `event`): how the
+// list and the toast word each. A change or deletion of a workout can take a goal back
+// below its target; reached again, it is achieved again.
+const ALERTS = {
+  goal_achieved: { done: "achieved", toast: (name) => `Goal achieved: ${name}!`, tone: "success" },
+  goal_unachieved: {
+    done: "no longer achieved (a workout was changed or deleted)",
+    toast: (name) => `No longer achieved: ${name}. A workout was changed or deleted.`,
+    tone: "info",
+  },
+};
+const alertOf = (kind) => ALERTS[kind] || { done: kind.replaceAll("_", " "), toast: (name) => `${name}: ${kind.replaceAll("_", " ")}`, tone: "info" };
+
 function alertItem(notification) {
   const goal = notification.goal;
-  return el("li", { "data-id": notification.notification_id },
-    el("strong", {}, `${goalName(goal)} ${goalFigure(goal, goal.target_value)}`), ` achieved · ${when(notification.created_at)}`);
+  return el("li", { "data-id": notification.notification_id, "data-kind": notification.kind },
+    el("strong", {}, `${goalName(goal)} ${goalFigure(goal, goal.target_value)}`),
+    ` ${alertOf(notification.kind).done} · ${when(notification.created_at)}`);
 }
 
 function typeRow([kind, totals]) {
@@ -147,9 +162,12 @@ $("goal-form").addEventListener("submit", (event) => {
   }, loadGoals);
 });
 
-// The alert the moment a workout completes a goal, whichever area is open.
-onFrame("goal_achieved", (frame) => {
-  const goal = frame.data;
-  toast(`Goal achieved: ${goalName(goal)} ${goalFigure(goal, goal.target_value)}!`, "success");
-  if (!$("dashboard").classList.contains("hidden")) { loadGoals(); loadAlerts(); }
-});
+// The alert the moment a workout completes a goal (or a change undoes that), whichever
+// area is open.
+for (const kind of Object.keys(ALERTS)) {
+  onFrame(kind, (frame) => {
+    const goal = frame.data, alert = alertOf(kind);
+    toast(alert.toast(`${goalName(goal)} ${goalFigure(goal, goal.target_value)}`), alert.tone);
+    if (!$("dashboard").classList.contains("hidden")) { loadGoals(); loadAlerts(); }
+  });
+}

@@ -1,6 +1,6 @@
 "use strict";
 // Workouts: start a live one with a running timer and end it, log a finished one, and the
-// history, page by page. Imports are imports.js's; editing and deleting come with their routes.
+// history, page by page. Imports are imports.js's; editing and deleting are edits.js's.
 
 // The contract's workout types (fitmesh.scoring.v1.WorkoutType), the common ones first.
 const WORKOUT_TYPES = [
@@ -13,7 +13,7 @@ for (const select of document.querySelectorAll("select.workout-types")) {
 }
 
 const live = { id: null, start: 0, timer: null };
-const history_ = new Listing("history", workoutItem);
+const history_ = new Listing("history", historyItem);
 const kmToMetres = (input) => (input.value === "" ? undefined : Number(input.value) * 1000);
 
 function clock(seconds) {

@@ -77,6 +77,7 @@ async def test_the_page_is_served_with_a_strict_policy(gateway: services.HttpPro
                 "/static/vendor/uplot/uPlot.min.css",
                 *(f"/static/{name}.js" for name in ("forms", "charts", "dashboard")),
                 *(f"/static/{name}.js" for name in ("workouts", "groups", "account")),
+                *(f"/static/{name}.js" for name in ("edits", "imports", "webhooks")),
             )
         ]
         missing = await client.get("/static/nothing.js")
