@@ -95,6 +95,9 @@ def test_every_headline_is_a_top_level_key_even_when_not_measured() -> None:
         "health.write_p95_ms",
         "health.summary_uncached_p95_ms",
         "health.summary_cached_p95_ms",
+        "webhooks.fast_p99_ms",
+        "webhooks.fast_p99_ratio",
+        "webhooks.deliveries_per_second",
     ]
     assert found["cache.speedup"] == 3.2
     assert found["peer.same_work_share"] == 0.8
