@@ -21,6 +21,8 @@ MAX_EXPECTED = 16
 def check_id(v: Violations, field: str, value: str) -> None:
     if not 0 < len(value) <= MAX_ID:
         v.add(field, f"is required, at most {MAX_ID} characters")
+    elif "\x00" in value:  # no stored id holds one, and FerretDB on PostgreSQL cannot
+        v.add(field, "must not contain NUL characters")
 
 
 def check_token(v: Violations, request_id: str, fingerprint: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from activity_service import insights, meals, metrics, series
+from activity_service.checks import check_id
 from activity_service.events import EventPublisher
 from activity_service.health_rules import (
     KINDS,
@@ -42,7 +43,6 @@ from servicekit.protoenum import enum_name
 from servicekit.protofields import timestamp
 
 Context = grpc.aio.ServicerContext[Any, Any]
-MAX_ID = 64  # as ActivityService's ids
 METRICS_PAGE = {"default": 50, "maximum": 500}
 MEALS_PAGE = {"default": 50, "maximum": 200}
 MAX_SUMMARY_DAYS = 365
@@ -50,8 +50,7 @@ MAX_INSIGHTS = 20
 
 
 def check_user(v: Violations, user_id: str) -> None:
-    if not 0 < len(user_id) <= MAX_ID:
-        v.add("user_id", f"is required, at most {MAX_ID} characters")
+    check_id(v, "user_id", user_id)
 
 
 def known_type(v: Violations, field: str, number: int, required: bool) -> str:
@@ -112,6 +111,7 @@ class HealthServicer(health_pb2_grpc.HealthServiceServicer):
     ) -> hpb.GetMetricResponse:
         v = Violations()
         check_user(v, request.user_id)
+        check_id(v, "metric_id", request.metric_id)
         v.raise_if_any()
         doc = await metrics.owned(self.store, request.user_id, request.metric_id)
         if doc is None:

@@ -122,6 +122,10 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
     async def GetWorkout(
         self, request: pb.GetWorkoutRequest, context: Context
     ) -> pb.GetWorkoutResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        check_id(v, "workout_id", request.workout_id)
+        v.raise_if_any()
         doc = await self.workouts.owned(request.user_id, request.workout_id)
         return pb.GetWorkoutResponse(workout=workout_proto(doc))
 

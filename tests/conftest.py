@@ -62,8 +62,12 @@ async def clock() -> Clock:
 
 
 @pytest.fixture(scope="session")
-def mongo() -> Iterator[Server]:
-    with running(start_mongo) as server:
+def mongo(postgres: Server) -> Iterator[Server]:
+    # FerretDB on PostgreSQL, as the bench runs it: the session's database gathers every
+    # test's documents, and on SQLite FerretDB reads a whole collection for any query not
+    # by `_id`, so late tests would wait on early ones' data. `make run` keeps SQLite, and
+    # the README's tour (test_run_command.py) goes through it.
+    with running(lambda: start_mongo(fresh_database(postgres))) as server:
         yield server
 
 

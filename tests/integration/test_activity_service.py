@@ -266,6 +266,19 @@ async def test_another_users_workout_is_not_found(activity_stub: Stub, clock: Cl
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
+async def test_an_id_holding_a_nul_is_refused_naming_it(activity_stub: Stub) -> None:
+    # No stored id holds one, and a database may not take one in a query (FerretDB on
+    # PostgreSQL keeps documents as JSONB): refused before any lookup.
+    for request in (
+        pb.GetWorkoutRequest(user_id=user(), workout_id="no\x00such"),
+        pb.GetWorkoutRequest(user_id="no\x00one", workout_id=str(uuid.uuid4())),
+    ):
+        error = await rpc_error(activity_stub.GetWorkout(request))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        named = [v.field for v in field_violations(error)]
+        assert named == ["workout_id" if request.workout_id.startswith("no") else "user_id"]
+
+
 async def test_group_session_archive_round_trip(activity_stub: Stub, clock: Clock) -> None:
     session = pb.GroupSession(
         session_id=uuid.uuid4().hex,

@@ -100,10 +100,15 @@ async def stack(
     try:
         await _start_pair(replicas, "scoring_service", {})
         scoring = {"SCORING_SERVICE_ADDRS": _addresses(replicas["scoring_service"])}
-        await asyncio.gather(
+        # Both pairs end before the teardown, so none started late escapes it.
+        started = await asyncio.gather(
             _start_pair(replicas, "user_service", {**user_service_env, **redis, **scoring}),
             _start_pair(replicas, "activity_service", {**activity, **redis, **scoring}),
+            return_exceptions=True,
         )
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome
         gateway = await services.start_http(
             "gateway",
             {
