@@ -120,7 +120,7 @@ class Store:
         self.atomic_updates = False
         # This process's updates of one user queue here, so one at a time asks for the lease.
         self._queues: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        # Turns whose callers left before them; finished before the client closes.
+        # Turns under way, some maybe of callers gone already: finished before the client closes.
         self._turns: set[asyncio.Future[Any]] = set()
 
     async def start(self) -> None:
