@@ -4,7 +4,7 @@
 // No route lists a user's sessions, so the ones started or joined in this browser are
 // remembered (their ids only, in localStorage, per user) and shown as "your sessions".
 
-const group = { session: null, meta: null, members: new Set() };
+const group = { session: null, joining: null, meta: null, members: new Set() };
 const mine = new Listing("mine", sessionItem);
 const transcript = new Listing("transcript-messages", messageItem);
 const MINE_KEPT = 20;
@@ -91,7 +91,10 @@ async function openGroup(id) {
   if (found.status !== "active") { showTranscript(found); return; }
   if (group.session) await sendFrame({ event: "leave_group_session", session_id: group.session });
   group.meta = found;
-  await sendFrame({ event: "join_group_session", session_id: found.session_id });
+  // Asked for until "joined" comes: a socket that failed before it could send is joined
+  // again once a new one is up ("reconnected" below).
+  group.joining = found.session_id;
+  await sendFrame({ event: "join_group_session", session_id: found.session_id }).catch(() => null);
 }
 
 function showTranscript(found) {
@@ -113,6 +116,7 @@ area("groups", (id) => {
 
 onFrame("joined", (frame) => {
   group.session = frame.session_id;
+  group.joining = null;
   group.members = new Set(frame.members);
   $("messages").replaceChildren();
   frame.recent_messages.forEach((m) => say(`${who(m.user_id)}: ${m.message}`));
@@ -151,7 +155,7 @@ onFrame("error", (frame) => {
 onFrame("closed", (event) => { if (group.session) say(`Connection closed (${event.code}); reconnecting…`, "update"); });
 
 onFrame("reconnected", () => {
-  const id = group.session;
+  const id = group.session || group.joining;
   group.session = null;
   if (id) openGroup(id);
 });
@@ -196,7 +200,7 @@ $("exercise-form").addEventListener("submit", (event) => {
 
 $("leave").addEventListener("click", () => {
   if (group.session) sendFrame({ event: "leave_group_session", session_id: group.session });
-  group.session = null;
+  group.session = group.joining = null;
   location.hash = "#/groups";
 });
 

@@ -53,7 +53,9 @@ async def test_an_invite_link_opens_the_session_and_the_transcript_stays(
     guest = await watch(browser, width=PHONE)
     second = guest.page
     await open_link(second, link.replace(gateway.url, second_gateway.url), bob.email)
-    await expect(second.locator("#room")).to_be_visible()
+    # Signing in, a socket on the other replica, then the join: on a busy machine, more than
+    # the default 5 s.
+    await expect(second.locator("#room")).to_be_visible(timeout=15_000)
     await expect(second.locator("#room-title")).to_have_text("Lunch intervals")
     await expect(second.locator("#end")).to_be_hidden()  # only the owner ends it
     await expect(first.locator(f'#members li[data-user-id="{bob.user_id}"]')).to_be_visible()
