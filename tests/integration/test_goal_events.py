@@ -19,6 +19,7 @@ from devstack.servers import Server, running, start_postgres
 from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.user.v1 import user_pb2 as pb
 from fitmesh.user.v1 import user_pb2_grpc
+from servicekit.cachekeys import GENERATION, entry_key, goals_key
 from servicekit.events import HEALTH_STREAM, WORKOUTS_STREAM, WorkoutCompleted, notify_channel
 from tests.conftest import fresh_database
 from tests.helpers import consumed, register, unique, wait_for, workout_event
@@ -100,6 +101,28 @@ async def test_event_delivered_twice_counts_once_and_alerts_once(
         ("goal_achieved", count.goal_id)
     ]
     assert received[0]["data"]["status"] == "achieved"
+
+
+async def test_goals_a_gateway_stored_late_are_forgotten_again(
+    user_stub: Stub, user_service: services.ServiceProcess, redis: aioredis.Redis
+) -> None:
+    """A gateway read that loaded the goals before an event moved them may store its answer
+    just after the event's forget: the second forget takes it out."""
+    user = await register(user_stub)
+    await goal(user_stub, user.user_id, spb.GOAL_TYPE_WORKOUTS_COUNT, 2)
+    await redis.set(GENERATION, "1", nx=True)  # as a gateway's first cached read starts it
+    await send(redis, workout_event(user.user_id))
+    await wait_for(lambda: consumed(redis, GROUP))
+    generation = await redis.get(GENERATION)
+    assert generation is not None
+    stale = entry_key(goals_key(user.user_id), str(int(generation)))
+    await redis.hset(stale, "page:", b'{"items": []}')  # as the gateway's late put would
+    assert await redis.exists(stale)
+
+    async def forgotten() -> bool:
+        return not await redis.exists(stale)
+
+    await wait_for(forgotten, timeout=10)  # the service forgets again 5 s after the first
 
 
 async def test_malformed_event_is_set_aside(
