@@ -21,6 +21,7 @@ from fitmesh.user.v1 import user_pb2_grpc
 from tests.clock import Clock, settled_clock
 
 if TYPE_CHECKING:
+    from tests.webhook_stack import Receiver
     from tests.webhook_stack import Stack as WebhookStack
 
 # One development key directory for the whole run, set before anything starts: every service
@@ -238,6 +239,15 @@ async def second_gateway(gateway_env: dict[str, str]) -> AsyncIterator[services.
     service = await services.start_http("gateway", gateway_env)
     yield service
     service.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on this machine, answering as each test tells it."""
+    from tests import webhook_stack
+
+    with webhook_stack.receiving() as r:
+        yield r
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -9,23 +9,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Browser, expect
 
 from tests.helpers import wait_for
-from tests.webhook_stack import Received, Receiver, Stack, always, receiving
+from tests.webhook_stack import Received, Receiver, Stack, always
 from tests.webpage import DESKTOP, PHONE, assert_accessible, browser, fits, log_in, watch
 
 __all__ = ["browser"]  # a fixture
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as r:
-        yield r
 
 
 def signed_with(secret: str, post: Received) -> bool:

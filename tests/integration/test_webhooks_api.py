@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from fitmesh.user.v1 import account_pb2, account_pb2_grpc
 from gateway.webhook_models import RECEIVER_EXAMPLE
 from tests.helpers import wait_for
-from tests.webhook_stack import Receiver, Stack, failing_first, receiving
+from tests.webhook_stack import Receiver, Stack, failing_first
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -22,12 +21,6 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 @pytest.fixture
 def hooks(webhook_single: Stack) -> Stack:
     return webhook_single
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as r:
-        yield r
 
 
 async def test_creation_sends_the_challenge_and_shows_the_secret_once(

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from tests.helpers import Account, wait_for
-from tests.webhook_stack import Receiver, Stack, failing_first, receiving
+from tests.webhook_stack import Receiver, Stack, failing_first
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 NO_POINTS = b'<?xml version="1.0"?><gpx version="1.1" creator="t"><trk><trkseg/></trk></gpx>'
@@ -27,12 +26,6 @@ NO_POINTS = b'<?xml version="1.0"?><gpx version="1.1" creator="t"><trk><trkseg/>
 @pytest.fixture
 def hooks(webhook_imports: Stack) -> Stack:
     return webhook_imports
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as r:
-        yield r
 
 
 def verifies(secret: str, post: Any) -> bool:

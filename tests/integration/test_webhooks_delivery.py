@@ -15,7 +15,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from servicekit.events import (
     revision_event_id,
 )
 from tests.helpers import wait_for, workout_event
-from tests.webhook_stack import FAST, Receiver, Stack, always, failing_first, receiving, since
+from tests.webhook_stack import FAST, Receiver, Stack, always, failing_first, since
 from user_service.webhook_rules import EVENT_TYPES, backoff_ceiling
 from user_service.webhook_sender import NOT_SENT_OURS
 
@@ -46,12 +45,6 @@ NOW = dt.datetime.now(dt.UTC)
 @pytest.fixture
 def hooks(webhook_single: Stack) -> Stack:
     return webhook_single
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as r:
-        yield r
 
 
 def expected_signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
