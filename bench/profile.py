@@ -8,6 +8,7 @@ import asyncio
 import os
 import subprocess
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,19 +54,41 @@ def _short(frame: str) -> str:
     return f"{name} ({path})"
 
 
+def _working(collapsed: Path) -> Iterator[tuple[list[str], int]]:
+    """Each stack that was working (not a thread waiting for work), its frames shortened,
+    and how many samples found it."""
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = [_short(f) for f in stack.split(";")]
+        if not frames[-1].startswith(IDLE):
+            yield frames, int(count_text)
+
+
+def share_in(collapsed: Path, files: tuple[str, ...]) -> float:
+    """Percent of the working samples spent in (or below) code of these files, as
+    `_short` names them ("gateway/audit.py")."""
+    total = inside = 0
+    for frames, count in _working(collapsed):
+        total += count
+        if any(_in(frame, files) for frame in frames):
+            inside += count
+    return round(100 * inside / max(1, total), 2)
+
+
+def _in(frame: str, files: tuple[str, ...]) -> bool:
+    """Whether a shortened frame is code of one of the files (relative or absolute)."""
+    path = frame.rpartition("(")[2].rstrip(")")
+    return any(path == f or path.endswith("/" + f) for f in files)
+
+
 def summary(collapsed: Path, top: int = 15) -> dict[str, Any]:
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     modules: Counter[str] = Counter()
     total = 0
-    for line in collapsed.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack:
-            continue
-        count = int(count_text)
-        frames = [_short(f) for f in stack.split(";")]
-        if frames[-1].startswith(IDLE):
-            continue  # a thread waiting for work, not working
+    for frames, count in _working(collapsed):
         total += count
         own[frames[-1]] += count
         for frame in set(frames):

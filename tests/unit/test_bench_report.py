@@ -231,6 +231,21 @@ def test_profile_summary_counts_own_and_inclusive_time_and_skips_waiting(tmp_pat
     assert packages["stdlib"] == pytest.approx(20.0)
 
 
+def test_share_in_counts_working_samples_below_the_named_files(tmp_path: Path) -> None:
+    collapsed = tmp_path / "stacks.txt"
+    collapsed.write_text(
+        "main (/app/gateway/middleware.py:1);finish (/app/gateway/audit.py:94) 3\n"
+        "run (/app/gateway/audit.py:158);dumps (/usr/lib/python3.11/json/__init__.py:2) 2\n"
+        "main (/app/gateway/middleware.py:1);handle (/app/gateway/routes/users.py:5) 15\n"
+        "worker (/usr/lib/python3.11/threading.py:1);Condition.wait (threading.py:2) 80\n"
+    )
+    # 5 of the 20 working samples, the library call below the flush included.
+    assert profile.share_in(collapsed, ("gateway/audit.py",)) == pytest.approx(25.0)
+    assert profile.share_in(collapsed, ("gateway/routes/users.py",)) == pytest.approx(75.0)
+    assert profile.share_in(collapsed, ("audit.py",)) == pytest.approx(25.0)
+    assert profile.share_in(collapsed, ("gateway/hub.py",)) == 0.0
+
+
 def test_cpu_split_reports_cores_per_program() -> None:
     ticks = profile.TICKS
     before = {1: ("gateway", 0), 2: ("ferretdb", 10)}
