@@ -2,8 +2,10 @@
 whole (fitmesh.activity.v1.PersonalDataService).
 
 Both walk one list of where a user's documents are, so a new collection is exported and
-erased by adding it there. An export streams: documents are read in batches by the
-driver and sent one by one, so its memory does not grow with the user's history."""
+erased by adding it there. Group sessions are transcripts.py's: those the user owned go
+whole, and in others' only their part goes (or is exported). An export streams: documents
+are read in batches by the driver and sent one by one, so its memory does not grow with the
+user's history."""
 
 from __future__ import annotations
 
@@ -86,6 +88,9 @@ class PersonalData:
         owned = self.store.find(self.store.group_sessions, {"owner_id": user_id})
         async for doc in owned:
             yield pb.ExportDataResponse(kind="group_session", json=_json(doc))
+        # What they said in other people's sessions is theirs too; the rest of those is not.
+        async for part in self.transcripts.joined(user_id):
+            yield pb.ExportDataResponse(kind="group_session_joined", json=_json(part))
 
     async def erase(self, user_id: str) -> dict[str, int]:
         deleted: dict[str, int] = {}
@@ -99,15 +104,8 @@ class PersonalData:
         for place in await self._places(user_id):
             count = await self.store.delete_where(self._collection(place.collection), place.query)
             deleted[place.kind] = deleted.get(place.kind, 0) + count
-        owned = self.store.find(self.store.group_sessions, {"owner_id": user_id}, ("_id",))
-        sessions = [d["_id"] async for d in owned]
-        for session_id in sessions:
-            # The transcript first: a repeat after a crash in between still finds the archive,
-            # so nothing is left behind.
-            await self.store.delete_where(
-                self.transcripts.messages, transcripts.session_range(session_id)
-            )
-            await self.store.delete_where(self.store.group_sessions, {"_id": session_id})
-        deleted["group_session"] = len(sessions)
+        deleted["group_session"] = await self.transcripts.erase_owned(user_id)
+        # After their own sessions, so only other people's are left to take them out of.
+        deleted["group_session_joined"] = await self.transcripts.forget(user_id)
         log.info("user_data_erased", user_id=user_id, deleted=deleted)
         return deleted

@@ -109,6 +109,7 @@ class Store:
         self.totals = self.db["totals"]
         self.settling = self.db["settling"]
         self.group_sessions = self.db["group_sessions"]
+        self.group_messages = self.db["group_messages"]  # transcripts.py
         self.metrics = self.db["metrics"]
         self.meals = self.db["meals"]
         self.metric_days = self.db["metric_days"]
@@ -142,6 +143,10 @@ class Store:
         )
         await self.meals.create_index([("user_id", 1), ("eaten_at", -1), ("_id", -1)])
         await self.meals.create_index([("user_id", 1), ("day", 1)])
+        # Archives and chat are found by person only to export or erase them (transcripts.py).
+        await self.group_sessions.create_index([("owner_id", 1)])
+        await self.group_sessions.create_index([("member_ids", 1)])
+        await self.group_messages.create_index([("user_id", 1)])
 
     async def stop(self) -> None:
         await asyncio.gather(*self._turns, return_exceptions=True)

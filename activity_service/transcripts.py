@@ -5,18 +5,25 @@ Its chat is also kept one document per message (`group_messages`, `_id` = sessio
 position), so a page of the transcript is a range read of the primary key that costs the
 page, never the archive. Messages are written before the archive document: once a session
 is readable, its transcript is whole. Saving again writes the same ids (a repeat adds
-nothing) and drops any past the new end."""
+nothing) and drops any past the new end.
+
+A participant erased leaves nothing in other people's sessions: their messages and exercise
+updates go from the archive and the transcript, and their id from its members (`forget`).
+The transcript then has gaps in its positions, which a page by `_id` range reads past."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from activity_service.store import Doc, Store
 from servicekit import pagination
 from servicekit.errors import FieldViolation, InvalidArgument, NotFound
 
-MESSAGES = "group_messages"
 PAGE = 50
+# Archives handled per read while a participant is erased: each is read and rewritten whole
+# (up to 8 MiB), one at a time, so a batch holds only ids.
+ERASE_BATCH = 100
 SUMMARY_FIELDS = (
     "name",
     "owner_id",
@@ -48,10 +55,33 @@ def took_part(doc: Doc, user_id: str) -> bool:
     return user_id == doc["owner_id"] or user_id in doc["member_ids"]
 
 
+def without(doc: Doc, user_id: str) -> Doc:
+    """The fields of an archive that change when `user_id` is taken out of it."""
+    messages = [m for m in doc["messages"] if m["user_id"] != user_id]
+    return {
+        "member_ids": [m for m in doc["member_ids"] if m != user_id],
+        "messages": messages,
+        "exercise_updates": [u for u in doc["exercise_updates"] if u["user_id"] != user_id],
+        "message_count": len(messages),
+    }
+
+
+def own_part(doc: Doc, user_id: str) -> Doc:
+    """What of another person's session is the user's: what they said and sent there."""
+    return {
+        "session_id": doc["_id"],
+        "name": doc["name"],
+        "started_at": doc["started_at"],
+        "ended_at": doc["ended_at"],
+        "messages": [m for m in doc["messages"] if m["user_id"] == user_id],
+        "exercise_updates": [u for u in doc["exercise_updates"] if u["user_id"] == user_id],
+    }
+
+
 class Transcripts:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.messages = store.db[MESSAGES]
+        self.messages = store.group_messages
 
     async def save(self, doc: Doc) -> None:
         session_id = doc["_id"]
@@ -97,3 +127,42 @@ class Transcripts:
             )
         ]
         return pagination.split(docs, size, "sent_at")
+
+    async def _batch(self, query: dict[str, Any]) -> list[str]:
+        found = self.store.find(self.store.group_sessions, query, ("_id",), limit=ERASE_BATCH)
+        return [d["_id"] async for d in found]
+
+    async def erase_owned(self, owner_id: str) -> int:
+        """Delete the sessions `owner_id` owned, with their transcripts; how many."""
+        erased = 0
+        while ids := await self._batch({"owner_id": owner_id}):
+            for session_id in ids:
+                # The transcript first: a repeat after a crash in between still finds the
+                # archive, so nothing is left behind.
+                await self.store.delete_where(self.messages, session_range(session_id))
+                await self.store.delete_where(self.store.group_sessions, {"_id": session_id})
+            erased += len(ids)
+        return erased
+
+    async def forget(self, user_id: str) -> int:
+        """Take `user_id` out of the sessions others owned: their messages from every
+        transcript, and from each archive their messages, updates and membership. Safe to
+        repeat: an archive stops matching once it is rewritten, so a repeat after a crash
+        finds what is left. Returns how many archives changed."""
+        await self.store.delete_where(self.messages, {"user_id": user_id})
+        changed = 0
+        while ids := await self._batch({"member_ids": user_id}):
+            for session_id in ids:
+                doc = await self.store.group_session(session_id)
+                if doc is not None:  # gone meanwhile: its owner was erased
+                    await self.store.set_fields(
+                        self.store.group_sessions, session_id, without(doc, user_id)
+                    )
+            changed += len(ids)
+        return changed
+
+    async def joined(self, user_id: str) -> AsyncIterator[Doc]:
+        """The user's part of each session someone else owned, one session at a time."""
+        query = {"member_ids": user_id, "owner_id": {"$ne": user_id}}
+        async for doc in self.store.find(self.store.group_sessions, query):
+            yield own_part(doc, user_id)

@@ -6,20 +6,22 @@ the user's data in the activity process (the gateway runs all three, and a repea
 failure is safe at every step):
 
 - `begin`: the password is checked again and every other session is signed out, so no
-  other device adds data while it is being erased;
+  other device adds data while it is being erased; and the user is taken out of the live
+  group sessions of others (again in `finish`), so that an archive made when one of those
+  ends holds nothing of them;
 - `finish`: the last session is signed out and that is told to the gateways (or the
   erasure stops, to be repeated: a deleted account's live token must not outlast it); the
   user's traces in Redis are removed (cached answers, idempotency records, events still in
-  the streams, live session state they owned); and the account row goes, with its goals,
-  alerts and sessions by cascade, the versions of its workouts the goals followed, and its
-  audit log (user_service.audit_store.erase)."""
+  the streams, live session state they owned or took part in); and the account row goes,
+  with its goals, alerts and sessions by cascade, the versions of its workouts the goals
+  followed, and its audit log (user_service.audit_store.erase)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -104,6 +106,7 @@ class Account:
         async with self.store.transaction() as conn:
             await revoke_all(conn, user_id, keep, "erased")
         await self.sessions.announce()
+        await self._scrub_groups(str(user_id))
 
     async def finish(self, user_id: uuid.UUID, request_id: str) -> None:
         async with self.store.transaction() as conn:
@@ -134,22 +137,37 @@ class Account:
         async for key in self.redis.scan_iter(f"fitmesh:idempotency:*{user_id}*", SCAN_BATCH):
             await self.redis.delete(key)
         for stream in (WORKOUTS_STREAM, HEALTH_STREAM, GOALS_STREAM):
-            await self._drop_events(stream, user_id)
+            await self._drop_entries(stream, lambda fields: fields.get("user_id") == user_id)
+        await self._scrub_groups(user_id)
+
+    async def _scrub_groups(self, user_id: str) -> None:
+        """Live group sessions (gateway/groups.py): those the user owned go whole; in the
+        others, their sockets' count, their membership and their updates go."""
         async for key in self.redis.scan_iter("fitmesh:group:*", SCAN_BATCH, _type="hash"):
             if await self.redis.hget(key, "owner_id") == user_id:
                 await self.redis.delete(key, f"{key}:conns", f"{key}:everyone", f"{key}:log")
+            elif key.count(":") == 2:  # a session's own hash, not its `:conns`
+                await self.redis.hdel(f"{key}:conns", user_id)
+                await self.redis.srem(f"{key}:everyone", user_id)
+                await self._drop_entries(f"{key}:log", lambda fields: _frame_of(fields, user_id))
 
-    async def _drop_events(self, stream: str, user_id: str) -> None:
-        """Delete the user's entries from a stream (bounded by its length limit)."""
+    async def _drop_entries(self, stream: str, picks: Callable[[dict[str, str]], bool]) -> None:
+        """Delete the entries `picks` chooses from a stream (bounded by its length limit)."""
         start = "-"
         while True:
             entries = cast(
                 list[tuple[str, dict[str, str]]],
                 await self.redis.xrange(stream, start, "+", count=SCAN_BATCH),
             )
-            mine = [entry_id for entry_id, fields in entries if fields.get("user_id") == user_id]
-            if mine:
-                await self.redis.xdel(stream, *mine)
+            picked = [entry_id for entry_id, fields in entries if picks(fields)]
+            if picked:
+                await self.redis.xdel(stream, *picked)
             if len(entries) < SCAN_BATCH:
                 return
             start = "(" + entries[-1][0]
+
+
+def _frame_of(fields: dict[str, str], user_id: str) -> bool:
+    """Whether a live session's log entry is the user's (a frame of theirs, `data.user_id`)."""
+    frame = json.loads(fields.get("frame", "{}"))
+    return bool(frame.get("data", {}).get("user_id") == user_id)

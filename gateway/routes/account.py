@@ -40,7 +40,8 @@ def _line(kind: str, data: object) -> bytes:
 async def export(user_id: str, caller: Authenticated, svc: Svc) -> StreamingResponse:
     """Everything the account holds, as a download of JSON lines: first an `export` line
     (format, user, time), then one line per record (`{"kind", "data"}`: profile, goal,
-    notification, session, workout, metric, meal, import, group_session, ...), and last an
+    notification, session, workout, metric, meal, import, group_session, and
+    group_session_joined: what it said in others' sessions, ...), and last an
     `end` line with the count. A download without its `end` line was cut short: an `error`
     line says why, and asking again starts over."""
     caller.owns(user_id)
@@ -80,10 +81,11 @@ async def erase(
     user_id: str, body: bodies.AccountErase, caller: Authenticated, request: Request, svc: Svc
 ) -> Response:
     """Erases the account and everything it holds, in every store: profile, goals, alerts,
-    sessions, workouts, health data, meals, imports, the group sessions it owned, its cached
-    answers and events. The password is asked again (403 when wrong, counted like failed
-    logins). Every other session is signed out first; this one ends with the account. If
-    an erasure fails half-way (503), ask again: it finishes what is left."""
+    sessions, workouts, health data, meals, imports, the group sessions it owned, its messages,
+    updates and membership in others' sessions, its cached answers and events. The password
+    is asked again (403 when wrong, counted like failed logins). Every other session is
+    signed out first; this one ends with the account. If an erasure fails half-way (503),
+    ask again: it finishes what is left."""
     caller.owns(user_id)
     account, ip = f"user:{user_id}", client_ip(request)
     await svc.lockout.check(account, ip)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gateway import bodies, responses
+from gateway.audit import audited
 from gateway.deps import Authenticated, Svc
 from gateway.errors import conflict
 from gateway.tickets import Holder
@@ -32,6 +33,9 @@ async def create(
 
 
 @router.get("/group-sessions/{session_id}", response_model=responses.GroupSession)
+# In the reader's log: a session is no one account's, and a record in every participant's
+# log would cost a write per participant for each read.
+@audited("read", "group_session:{session_id}")
 async def read(session_id: str, caller: Authenticated, svc: Svc) -> responses.GroupSession:
     """A live session to anyone with its id (so they can join); once it has ended, only to
     those who took part: 404 to anyone else."""
@@ -39,6 +43,7 @@ async def read(session_id: str, caller: Authenticated, svc: Svc) -> responses.Gr
 
 
 @router.get("/group-sessions/{session_id}/messages", response_model=responses.GroupMessagePage)
+@audited("read", "group_session:{session_id}:messages")
 async def messages(
     session_id: str,
     caller: Authenticated,

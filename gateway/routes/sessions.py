@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from gateway import bodies, responses
+from gateway.audit import audited
 from gateway.deps import Authenticated, AuthRoute, Svc, client_ip
 from gateway.errors import ApiError
 
@@ -33,6 +34,7 @@ async def logout(body: bodies.RefreshRequest, svc: Svc) -> Response:
 
 
 @router.put("/users/{user_id}/password", response_model=responses.PasswordChanged)
+@audited("update", "password")
 async def change_password(
     user_id: str,
     body: bodies.PasswordChange,
@@ -57,6 +59,7 @@ async def change_password(
 
 
 @router.get("/users/{user_id}/sessions", response_model=responses.SignInSessions)
+@audited("read", "sessions")
 async def list_sessions(user_id: str, caller: Authenticated, svc: Svc) -> responses.SignInSessions:
     """Where the account is signed in, newest first; `current` marks the caller's."""
     caller.owns(user_id)
@@ -64,6 +67,7 @@ async def list_sessions(user_id: str, caller: Authenticated, svc: Svc) -> respon
 
 
 @router.delete("/users/{user_id}/sessions/{session_id}", status_code=204)
+@audited("delete", "session:{session_id}")
 async def revoke_session(
     user_id: str, session_id: str, caller: Authenticated, svc: Svc
 ) -> Response:

@@ -1,18 +1,21 @@
 """A user's data, whole: the export holds every record they own and no secret; erasure
 asks the password again and then leaves nothing of them in PostgreSQL, MongoDB or Redis,
-while another user's data stays as it was."""
+not even in other people's group sessions, while another user's data stays as it was."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import json
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import redis.asyncio as aioredis
+from psycopg import sql
 from pymongo import AsyncMongoClient
 
 from devstack import services
@@ -70,6 +73,53 @@ async def _fill(api: httpx.AsyncClient, gateway: services.HttpProcess, me: Accou
     await member.close()
 
 
+@dataclass
+class Meeting:
+    """A group session a host made, a guest joined, and both spoke in."""
+
+    session_id: str
+    host: Member
+    guest: Member
+    host_said: str
+    guest_said: str
+
+    async def close(self) -> None:
+        await self.host.close()
+        await self.guest.close()
+
+
+async def _meet(
+    api: httpx.AsyncClient, gateway: services.HttpProcess, host: Account, guest: Account
+) -> Meeting:
+    created = await api.post(
+        "/group-sessions", headers=host.headers, json={"name": "theirs", "workout_type": "rowing"}
+    )
+    assert created.status_code == 201, created.text
+    session_id = created.json()["session_id"]
+    meeting = Meeting(
+        session_id,
+        await Member.connect(gateway.url, host.token, host.user_id),
+        await Member.connect(gateway.url, guest.token, guest.user_id),
+        f"host-says-{uuid.uuid4().hex}",
+        f"guest-says-{uuid.uuid4().hex}",
+    )
+    await meeting.host.join(session_id)
+    await meeting.guest.join(session_id)
+    for member, said in ((meeting.guest, meeting.guest_said), (meeting.host, meeting.host_said)):
+        await member.send(event="send_message", session_id=session_id, message=said)
+    await meeting.guest.send(event="exercise_update", session_id=session_id, data={"reps": 12})
+    for said in (meeting.guest_said, meeting.host_said):
+        await meeting.host.wait(lambda f, said=said: f.get("data", {}).get("message") == said)
+    await meeting.host.wait(lambda f: f.get("data", {}).get("reps") == 12)
+    return meeting
+
+
+async def _end(api: httpx.AsyncClient, host: Account, meeting: Meeting) -> None:
+    ended = await api.post(f"/group-sessions/{meeting.session_id}/end", headers=host.headers)
+    assert ended.status_code == 200, ended.text
+    await meeting.close()
+
+
 async def _export(api: httpx.AsyncClient, me: Account) -> tuple[str, list[dict[str, Any]]]:
     answer = await api.get(f"/users/{me.user_id}/export", headers=me.headers)
     assert answer.status_code == 200, answer.text
@@ -110,14 +160,24 @@ async def test_an_export_holds_everything_owned_and_no_secret(
     assert theirs.status_code == 403
 
 
+USER_TABLES = """
+SELECT c.table_name FROM information_schema.columns c
+JOIN information_schema.tables t USING (table_schema, table_name)
+WHERE c.column_name = 'user_id' AND c.table_schema = current_schema()
+  AND t.table_type = 'BASE TABLE'
+ORDER BY c.table_name
+"""
+
+
 async def _traces_in_postgres(database_url: str, user_id: str) -> dict[str, int]:
+    """The user's rows in every table that has a `user_id` column, found by the catalogue so
+    that a table added later is counted too."""
     found: dict[str, int] = {}
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        for table in ("users", "goals", "notifications", "sessions", "workout_versions"):
-            cur = await conn.execute(
-                f"SELECT count(*) FROM {table} WHERE user_id = %s",  # noqa: S608
-                (user_id,),
-            )
+        tables = [row[0] for row in await (await conn.execute(USER_TABLES)).fetchall()]
+        for table in tables:
+            query = sql.SQL("SELECT count(*) FROM {} WHERE user_id::text = %s")
+            cur = await conn.execute(query.format(sql.Identifier(table)), (user_id,))
             row = await cur.fetchone()
             found[table] = row[0] if row else 0
     return found
@@ -169,6 +229,16 @@ async def test_erasure_asks_the_password_and_leaves_nothing_anywhere(
     me, other = await sign_up(api), await sign_up(api)
     await _fill(api, gateway, me)
     await _fill(api, gateway, other)
+    # The user speaks in two sessions of another: one ended before the erasure, one still
+    # live through it (its archive is made after).
+    ended = await _meet(api, gateway, other, me)
+    await _end(api, other, ended)
+    live = await _meet(api, gateway, other, me)
+    _, lines = await _export(api, me)
+    (joined,) = [line["data"] for line in lines if line["kind"] == "group_session_joined"]
+    assert joined["session_id"] == ended.session_id
+    assert [m["text"] for m in joined["messages"]] == [ended.guest_said]
+    assert [m["user_id"] for m in joined["exercise_updates"]] == [me.user_id]
     laptop = await api.post("/users/login", json={"email": me.email, "password": PASSWORD})
     stats = await api.get(f"/users/{me.user_id}/statistics", headers=me.headers)  # cached
     assert stats.status_code == 200
@@ -194,18 +264,18 @@ async def test_erasure_asks_the_password_and_leaves_nothing_anywhere(
     relog = await api.post("/users/login", json={"email": me.email, "password": PASSWORD})
     assert relog.status_code == 401
 
-    assert await _traces_in_postgres(user_service_env["DATABASE_URL"], me.user_id) == {
-        "users": 0,
-        "goals": 0,
-        "notifications": 0,
-        "sessions": 0,
-        "workout_versions": 0,
-    }
+    await _end(api, other, live)
+    rows = await _traces_in_postgres(user_service_env["DATABASE_URL"], me.user_id)
+    assert {"users", "goals", "notifications", "sessions", "workout_versions"} <= set(rows)
+    assert {table: n for table, n in rows.items() if n} == {}
     mongo_url, database = (
         activity_service_env["MONGODB_URL"],
         activity_service_env["MONGODB_DATABASE"],
     )
     assert await _traces_in_mongo(mongo_url, database, me.user_id) == []
+    for meeting in (ended, live):
+        assert await _traces_in_mongo(mongo_url, database, meeting.guest_said) == []
+        await _only_the_host_is_left(api, other, meeting)
     # Only the rate limiter's counters of the last requests are left: counts with no content,
     # gone within two windows of a minute.
     redis = aioredis.from_url(redis_server.url, decode_responses=True)
@@ -220,3 +290,15 @@ async def test_erasure_asks_the_password_and_leaves_nothing_anywhere(
     kinds = {line["kind"] for line in lines}
     assert {"profile", "goal", "workout", "metric", "meal", "group_session"} <= kinds
     assert await _traces_in_mongo(mongo_url, database, other.user_id) != []
+
+
+async def _only_the_host_is_left(api: httpx.AsyncClient, host: Account, meeting: Meeting) -> None:
+    """The archive as its owner reads it: the guest is gone, the owner's own words stay."""
+    url = f"/group-sessions/{meeting.session_id}"
+    state = await api.get(url, headers=host.headers)
+    assert state.status_code == 200, state.text
+    assert (state.json()["participants"], state.json()["message_count"]) == ([host.user_id], 1)
+    page = await api.get(f"{url}/messages", headers=host.headers)
+    assert page.status_code == 200, page.text
+    said = [(m["user_id"], m["message"]) for m in page.json()["items"]]
+    assert said == [(host.user_id, meeting.host_said)]

@@ -123,6 +123,58 @@ def _as(me: Account, request_id: str) -> dict[str, str]:
     return {**me.headers, "X-Request-ID": request_id}
 
 
+async def test_sign_in_sessions_and_the_password_are_recorded(api: httpx.AsyncClient) -> None:
+    me = await sign_up(api)
+    laptop = await api.post("/users/login", json={"email": me.email, "password": PASSWORD})
+    assert laptop.status_code == 200, laptop.text
+    path = f"/users/{me.user_id}"
+    listed = await api.get(f"{path}/sessions", headers=me.headers)
+    assert listed.status_code == 200, listed.text
+    (other,) = [s["session_id"] for s in listed.json()["sessions"] if not s["current"]]
+    revoked = await api.delete(f"{path}/sessions/{other}", headers=me.headers)
+    assert revoked.status_code == 204, revoked.text
+    wrong = {"current_password": "not it", "new_password": "a longer one now"}
+    assert (await api.put(f"{path}/password", headers=me.headers, json=wrong)).status_code == 403
+    right = {"current_password": PASSWORD, "new_password": "a longer one now"}
+    changed = await api.put(f"{path}/password", headers=me.headers, json=right)
+    assert changed.status_code == 200, changed.text
+    records = await audit_log(api, me, 4)
+    assert [(r["action"], r["resource"], r["result"]) for r in records[::-1]] == [
+        ("read", "sessions", 200),
+        ("delete", f"session:{other}", 204),
+        ("update", "password", 403),  # a wrong current password is the account's to see
+        ("update", "password", 200),
+    ]
+    assert (await verify_audit(api, me))["intact"]
+
+
+async def test_reads_of_a_group_session_are_in_the_readers_log(api: httpx.AsyncClient) -> None:
+    owner, stranger = await sign_up(api), await sign_up(api)
+    created = await api.post(
+        "/group-sessions", headers=owner.headers, json={"name": "ride", "workout_type": "cycling"}
+    )
+    assert created.status_code == 201, created.text
+    session = created.json()["session_id"]
+    url = f"/group-sessions/{session}"
+    assert (await api.get(url, headers=owner.headers)).status_code == 200  # live
+    assert (await api.post(f"{url}/end", headers=owner.headers)).status_code == 200
+    assert (await api.get(url, headers=owner.headers)).status_code == 200  # its archive
+    assert (await api.get(f"{url}/messages", headers=owner.headers)).status_code == 200
+    for path in (url, f"{url}/messages"):  # ended: a stranger learns nothing, and is seen
+        assert (await api.get(path, headers=stranger.headers)).status_code == 404
+    records = await audit_log(api, owner, 3)
+    assert [(r["action"], r["resource"], r["result"]) for r in records[::-1]] == [
+        ("read", f"group_session:{session}", 200),
+        ("read", f"group_session:{session}", 200),
+        ("read", f"group_session:{session}:messages", 200),
+    ]
+    theirs = await audit_log(api, stranger, 2)
+    assert [(r["actor_id"], r["resource"], r["result"]) for r in theirs[::-1]] == [
+        (stranger.user_id, f"group_session:{session}", 404),
+        (stranger.user_id, f"group_session:{session}:messages", 404),
+    ]
+
+
 async def test_an_id_a_client_made_up_cannot_spoil_the_log(api: httpx.AsyncClient) -> None:
     me = await sign_up(api)
     answer = await api.get("/workouts/no%00such", headers=me.headers)

@@ -11,7 +11,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from gateway.audit import MARK, Audited, audited
-from gateway.routes import account, audit, health, imports, users, workouts
+from gateway.routes import account, audit, groups, health, imports, sessions, users, workouts
 from servicekit.audit import AuditRecord, Row, batch_fields, records_of
 from servicekit.events import MalformedEvent
 
@@ -19,6 +19,8 @@ USER, OTHER = str(uuid.uuid4()), str(uuid.uuid4())
 AT = 1_767_225_600_123_456
 ROUTERS = (
     users.router,
+    sessions.router,
+    groups.router,
     workouts.router,
     health.router,
     imports.router,
@@ -114,5 +116,8 @@ def test_every_audited_route_names_only_its_own_path_parameters() -> None:
     assert marked[("GET", "/health-metrics/user/{user_id}")].query == "metric_type"
     assert marked[("GET", "/users/{user_id}/export")] == Audited("export", "account")
     assert marked[("DELETE", "/users/{user_id}")] == Audited("erase", "account")
+    assert marked[("PUT", "/users/{user_id}/password")] == Audited("update", "password")
+    assert marked[("DELETE", "/users/{user_id}/sessions/{session_id}")].action == "delete"
+    assert marked[("GET", "/group-sessions/{session_id}/messages")].action == "read"
     # Reading the log itself is not: it would grow with every page read.
     assert ("GET", "/users/{user_id}/audit") not in marked
