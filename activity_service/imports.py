@@ -32,7 +32,7 @@ from typing import Any
 
 import structlog
 
-from activity_service import parsers, rules
+from activity_service import parsers, rules, samples, workout_samples
 from activity_service.events import EventPublisher
 from activity_service.store import Doc, Store
 from activity_service.workouts import Workouts, now
@@ -71,8 +71,8 @@ class ParsePool:
     """Worker processes that parse files. Spawned, not forked: a fork of a process running
     gRPC's and PyMongo's threads is not safe."""
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
+    def __init__(self, workers: int, max_samples: int = samples.MAX_POINTS) -> None:
+        self.workers, self.max_samples = workers, max_samples
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -85,7 +85,7 @@ class ParsePool:
         pool = self._executor()
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                pool, parsers.parse, content, fmt
+                pool, parsers.parse, content, fmt, self.max_samples
             )
         except BrokenProcessPool:
             # A worker died (killed, out of memory) and took the pool with it: the next
@@ -220,7 +220,7 @@ class Imports:
             "max_heart_rate": parsed.max_heart_rate,
             "heart_rate_samples": parsed.heart_rate_samples,
         }
-        return await self.workouts.log(
+        workout = await self.workouts.log(
             doc["user_id"],
             kind,
             parsed.start_time,
@@ -232,6 +232,12 @@ class Imports:
             request_id=f"import:{doc['sha256']}",
             extra={"source": source},
         )
+        # After the workout: a retry of an import that stopped in between logs the same
+        # workout again (its request id) and keeps the samples then.
+        await workout_samples.save(
+            self.store, workout, parsed.samples, parsed.recorded_samples, doc["_id"]
+        )
+        return workout
 
     async def _set(self, doc: Doc, values: Doc) -> None:
         values = {**values, "updated_at": now()}

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import statistics
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -21,6 +21,8 @@ import gpxpy.geo
 import gpxpy.gpx
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeXml
+
+from activity_service import samples
 
 FORMATS = ("gpx", "tcx", "fit")
 # How far into a file its format shows: an XML declaration, comments and the root tag.
@@ -81,6 +83,9 @@ class ParsedWorkout:
     max_heart_rate: int | None
     heart_rate_samples: int
     points: int  # track points or records read
+    # Heart rate and elevation through the workout, thinned to the bound parse() was given.
+    samples: tuple[samples.Sample, ...] = ()
+    recorded_samples: int = 0  # points with either, before thinning
 
 
 @dataclass
@@ -95,6 +100,7 @@ class _Track:
     sport: str | None = None
     start: dt.datetime | None = None
     end: dt.datetime | None = None
+    readings: list[samples.Reading] = field(default_factory=list)
 
 
 def sniff(content: bytes, filename: str) -> str | None:
@@ -112,15 +118,16 @@ def sniff(content: bytes, filename: str) -> str | None:
     return extension if extension in FORMATS else None
 
 
-def parse(content: bytes, fmt: str) -> ParsedWorkout:
-    """The workout in a file of format `fmt` (gpx, tcx or fit)."""
+def parse(content: bytes, fmt: str, max_samples: int = samples.MAX_POINTS) -> ParsedWorkout:
+    """The workout in a file of format `fmt` (gpx, tcx or fit), with at most `max_samples`
+    samples."""
     label = fmt.upper()
     if fmt == "fit":
         track = _fit(content)
     else:
         root = _xml(content, label)
         track = _gpx(content) if fmt == "gpx" else _tcx(root)
-    return _workout(fmt, label, track)
+    return _workout(fmt, label, track, max_samples)
 
 
 def sport_of(name: str | None) -> str | None:
@@ -129,7 +136,7 @@ def sport_of(name: str | None) -> str | None:
     return SPORTS.get(name.strip().lower().replace(" ", "_").replace("-", "_"))
 
 
-def _workout(fmt: str, label: str, t: _Track) -> ParsedWorkout:
+def _workout(fmt: str, label: str, t: _Track, max_samples: int) -> ParsedWorkout:
     if not t.times and t.start is None:
         raise ParseError(f"{label}: no points with a time")
     start = t.start or min(t.times)
@@ -140,6 +147,7 @@ def _workout(fmt: str, label: str, t: _Track) -> ParsedWorkout:
     if gain is None and any(e is not None for e in t.elevations):
         gain = gpxpy.geo.calculate_uphill_downhill(t.elevations)[0]
     hr = [h for h in t.heart_rates if h > 0]
+    recorded = samples.series(t.readings, start, end)
     return ParsedWorkout(
         format=fmt,
         sport=t.sport,
@@ -151,6 +159,8 @@ def _workout(fmt: str, label: str, t: _Track) -> ParsedWorkout:
         max_heart_rate=max(hr) if hr else None,
         heart_rate_samples=len(hr),
         points=len(t.times),
+        samples=tuple(samples.downsample(recorded, max_samples)),
+        recorded_samples=len(recorded),
     )
 
 
@@ -188,6 +198,11 @@ def _gpx(content: bytes) -> _Track:
         raise ParseError("GPX: fewer than two track points have a time")
     sport = next((s for t in doc.tracks if (s := sport_of(t.type))), None)
     has_elevation = any(p.elevation is not None for p, _ in points)
+    readings = [
+        (_utc(p.time), _extension_hr(p.extensions), p.elevation)
+        for p in timed
+        if p.time is not None
+    ]
     return _Track(
         times=[_utc(p.time) for p in timed if p.time is not None],
         elevations=[p.elevation for p, _ in points],
@@ -195,6 +210,7 @@ def _gpx(content: bytes) -> _Track:
         distance_m=doc.length_3d(),
         elevation_gain_m=doc.get_uphill_downhill().uphill if has_elevation else None,
         sport=sport,
+        readings=readings,
     )
 
 
@@ -248,11 +264,14 @@ def _tcx_point(track: _Track, point: Element, where: str) -> None:
     text = point.findtext(f"{TCX_NS}Time")
     if text is None:
         return  # a point without a time adds nothing a workout keeps
-    track.times.append(_tcx_time(text, f"{where} Time"))
-    track.elevations.append(_tcx_number(point, "AltitudeMeters", where))
+    at = _tcx_time(text, f"{where} Time")
+    track.times.append(at)
+    elevation = _tcx_number(point, "AltitudeMeters", where)
+    track.elevations.append(elevation)
     hr = _tcx_number(point, f"HeartRateBpm/{TCX_NS}Value", where)
     if hr is not None:
         track.heart_rates.append(round(hr))
+    track.readings.append((at, round(hr) if hr is not None else None, elevation))
 
 
 def _tcx_time(text: str | None, what: str) -> dt.datetime:
@@ -319,11 +338,15 @@ def _fit_record(track: _Track, distances: list[float], message: Any) -> None:
     at = _value(message, "timestamp")
     if not isinstance(at, dt.datetime):
         return
-    track.times.append(_utc(at))
+    at = _utc(at)
+    track.times.append(at)
     altitude = _value(message, "enhanced_altitude", "altitude")
-    track.elevations.append(float(altitude) if altitude is not None else None)
+    elevation = float(altitude) if altitude is not None else None
+    track.elevations.append(elevation)
     if (hr := _value(message, "heart_rate")) is not None:
-        track.heart_rates.append(int(hr))
+        hr = int(hr)
+        track.heart_rates.append(hr)
+    track.readings.append((at, hr, elevation))
     if (distance := _value(message, "distance")) is not None:
         distances.append(float(distance))
 

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from pymongo.asynchronous.collection import AsyncCollection
 
-from activity_service import transcripts
+from activity_service import transcripts, workout_samples
 from activity_service.store import Doc, Store
 from fitmesh.activity.v1 import personal_data_pb2 as pb
 
@@ -46,6 +46,7 @@ def places(user_id: str, week_collections: list[str]) -> list[Place]:
     mine = {"user_id": user_id}
     return [
         Place("workout", "workouts", mine),
+        Place("workout_samples", workout_samples.COLLECTION, mine),
         Place("active_workout", "active", {"_id": user_id}),
         Place("metric", "metrics", mine),
         Place("meal", "meals", mine),

@@ -15,7 +15,8 @@ and after, so whoever finishes the change — the request, or recovery after a c
    the stored version, prove the difference is in, so it goes in once;
 2. the week buckets: the new version joins its week, and leaves the old one (idempotent);
 3. the workout is replaced by version n+1, or by a tombstone that keeps none of its figures
-   (a repeat of the request that made it must not make it again);
+   (a repeat of the request that made it must not make it again), whose samples go with it
+   (an edit keeps them: they are offsets from the start, right whatever the new times);
 4. `workout.updated` or `workout.deleted` goes out, event id `<workout>@<n+1>`; while
    Redis cannot take it the marker waits for recovery, and the workout takes no other
    change until it has gone out;
@@ -33,7 +34,7 @@ from typing import Any
 
 import structlog
 
-from activity_service import history, rules
+from activity_service import history, rules, workout_samples
 from activity_service.events import EventPublisher
 from activity_service.scoring import SCORING, Scorer
 from activity_service.store import Doc, Store
@@ -200,6 +201,10 @@ class Revisions:
         stored = await self.store.workout(before["_id"])
         if stored is None or rules.version_of(stored) < version:
             await self._apply(before, revision["after"], after)
+        if revision["after"] is None:
+            # Whether or not this attempt made the tombstone: a crash may have come between
+            # it and this, and recovery's attempt then finds the workout deleted already.
+            await workout_samples.drop(self.store, before["_id"])
         if not await self.events.publish_revision(after):
             await self.store.set_marker(marker["_id"], {"ready_at": now()})
             return False

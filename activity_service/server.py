@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 import redis.asyncio as aioredis
 
-from activity_service import history, rules, series, transcripts, weeks
+from activity_service import history, rules, series, transcripts, weeks, workout_samples
 from activity_service.checks import (
     MAX_ID,
     athlete_from,
@@ -31,6 +31,7 @@ from activity_service.store import Store
 from activity_service.views import (
     group_message_proto,
     group_session_proto,
+    samples_proto,
     series_proto,
     statistics_proto,
     workout_proto,
@@ -46,7 +47,7 @@ from fitmesh.scoring.v1 import scoring_pb2 as spb
 from fitmesh.scoring.v1 import scoring_pb2_grpc
 from servicekit import channels, pagination, servicetokens
 from servicekit.background import Background
-from servicekit.errors import Violations
+from servicekit.errors import NotFound, Violations
 from servicekit.protoenum import enum_name
 from servicekit.protofields import optional, to_datetime
 from servicekit.server import Service
@@ -128,6 +129,19 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
         v.raise_if_any()
         doc = await self.workouts.owned(request.user_id, request.workout_id)
         return pb.GetWorkoutResponse(workout=workout_proto(doc))
+
+    async def GetWorkoutSamples(
+        self, request: pb.GetWorkoutSamplesRequest, context: Context
+    ) -> pb.GetWorkoutSamplesResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        check_id(v, "workout_id", request.workout_id)
+        v.raise_if_any()
+        await self.workouts.owned(request.user_id, request.workout_id)  # not found: not yours
+        found = await workout_samples.of(self.store, request.workout_id)
+        if found is None:
+            raise NotFound("the workout has no samples")
+        return samples_proto(*found)
 
     async def UpdateWorkout(
         self, request: pb.UpdateWorkoutRequest, context: Context
@@ -320,6 +334,7 @@ class Resources:
 
     async def start(self) -> None:
         await self.store.start()
+        await workout_samples.prepare(self.store)
         self._channel = channels.scoring_channel(self.settings.scoring_service_addrs, self.caller)
         scorer = Scorer(
             scoring_pb2_grpc.ScoringServiceStub(self._channel),
@@ -335,7 +350,7 @@ class Resources:
             self.store,
             self.workouts,
             self.events,
-            ParsePool(self.settings.import_workers),
+            ParsePool(self.settings.import_workers, self.settings.import_max_samples),
             dt.timedelta(seconds=self.settings.import_lease_seconds),
             self.settings.import_max_attempts,
         )

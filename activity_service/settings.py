@@ -6,6 +6,7 @@ import os
 
 from pydantic import Field, model_validator
 
+from activity_service import samples
 from servicekit.settings import ServiceSettings
 
 
@@ -33,6 +34,9 @@ class ActivitySettings(ServiceSettings):
     import_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
     import_lease_seconds: float = Field(default=120.0, gt=0)
     import_max_attempts: int = Field(default=3, ge=1)
+    # Heart-rate and elevation points kept with an imported workout, thinned evenly to this
+    # many (workout_samples.py); the bound keeps one workout's far below 16 MiB.
+    import_max_samples: int = Field(default=samples.MAX_POINTS, ge=2, le=50_000)
 
     @model_validator(mode="after")
     def _imports_fit_in_a_message(self) -> ActivitySettings:

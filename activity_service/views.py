@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from activity_service.samples import Sample
 from activity_service.series import Point
 from fitmesh.activity.v1 import activity_pb2 as pb
 from fitmesh.scoring.v1 import scoring_pb2 as spb
@@ -38,6 +39,11 @@ def workout_proto(doc: Doc) -> pb.Workout:
         workout.avg_heart_rate = doc["avg_heart_rate"]
     if doc.get("distance_m") is not None:
         workout.distance_m = doc["distance_m"]
+    # What an import read from its file (imports.py); kept with the workout since.
+    source = doc.get("source") or {}
+    for name in ("elevation_gain_m", "max_heart_rate"):
+        if source.get(name) is not None:
+            setattr(workout, name, source[name])
     if doc.get("score_status") == "pending":
         workout.score_status = pb.SCORE_STATUS_PENDING
     elif score := doc.get("score"):
@@ -125,3 +131,14 @@ def series_proto(points: Sequence[Point]) -> pb.ActivitySeriesResponse:
             for p in points
         ]
     )
+
+
+def samples_proto(samples: Sequence[Sample], recorded: int) -> pb.GetWorkoutSamplesResponse:
+    reply = pb.GetWorkoutSamplesResponse(recorded_points=recorded)
+    for s in samples:
+        point = reply.samples.add(offset_seconds=s.offset_seconds)
+        if s.heart_rate is not None:
+            point.heart_rate = s.heart_rate
+        if s.elevation_m is not None:
+            point.elevation_m = s.elevation_m
+    return reply

@@ -155,6 +155,12 @@ class WorkoutResponse(BaseModel):
     intensity_minutes: float | None
     points: float | None
     version: int = Field(description="1 as stored, +1 each change; the ETag of the workout.")
+    elevation_gain_m: float | None = Field(
+        None, description="Metres climbed, for a workout imported from a file with elevation."
+    )
+    max_heart_rate: int | None = Field(
+        None, description="Highest heart rate, for a workout imported from a file with one."
+    )
 
     @classmethod
     def from_proto(cls, w: apb.Workout) -> WorkoutResponse:
@@ -178,6 +184,37 @@ class WorkoutResponse(BaseModel):
             intensity_minutes=s.intensity_minutes if s else None,
             points=s.points if s else None,
             version=w.version or 1,
+            elevation_gain_m=optional(w, "elevation_gain_m"),
+            max_heart_rate=optional(w, "max_heart_rate"),
+        )
+
+
+class WorkoutSample(BaseModel):
+    offset_seconds: float = Field(description="Seconds from the workout's start.")
+    heart_rate: int | None = Field(description="Beats per minute, where the point has one.")
+    elevation_m: float | None = Field(description="Metres, where the point has one.")
+
+
+class WorkoutSamples(BaseModel):
+    session_id: str
+    samples: list[WorkoutSample] = Field(description="In time order, evenly spread.")
+    recorded_points: int = Field(
+        description="Points with heart rate or elevation in the file, before thinning."
+    )
+
+    @classmethod
+    def from_proto(cls, session_id: str, r: apb.GetWorkoutSamplesResponse) -> WorkoutSamples:
+        return cls(
+            session_id=session_id,
+            samples=[
+                WorkoutSample(
+                    offset_seconds=s.offset_seconds,
+                    heart_rate=optional(s, "heart_rate"),
+                    elevation_m=optional(s, "elevation_m"),
+                )
+                for s in r.samples
+            ],
+            recorded_points=r.recorded_points,
         )
 
 

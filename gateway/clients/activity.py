@@ -21,6 +21,7 @@ from servicekit.protofields import timestamp, to_datetime
 
 IDEMPOTENT = (
     "GetWorkout",
+    "GetWorkoutSamples",
     "ListWorkouts",
     "GetStatistics",
     "GetActivityScore",
@@ -120,6 +121,13 @@ class Activity:
             self.stub.GetWorkout, apb.GetWorkoutRequest(user_id=user_id, workout_id=workout_id)
         )
         return responses.WorkoutResponse.from_proto(reply.workout)
+
+    async def samples(self, user_id: str, workout_id: str) -> responses.WorkoutSamples:
+        reply = await self.backend.call(
+            self.stub.GetWorkoutSamples,
+            apb.GetWorkoutSamplesRequest(user_id=user_id, workout_id=workout_id),
+        )
+        return responses.WorkoutSamples.from_proto(workout_id, reply)
 
     async def update(
         self, user_id: str, workout_id: str, body: bodies.WorkoutEdit, versions: Sequence[int]

@@ -89,6 +89,17 @@ async def get_workout(
     return workout
 
 
+@router.get("/workouts/{session_id}/samples", response_model=responses.WorkoutSamples)
+@audited("read", "workout:{session_id}")
+async def workout_samples(
+    session_id: str, caller: Authenticated, svc: Svc
+) -> responses.WorkoutSamples:
+    """The heart-rate and elevation samples of a workout imported from a file, as seconds
+    from its start, thinned evenly to at most IMPORT_MAX_SAMPLES points. 404 for a workout
+    not yours, deleted, or without samples (logged by hand, or a file with neither)."""
+    return await svc.clients.activity.samples(caller.user_id, session_id)
+
+
 @router.patch(
     "/workouts/{session_id}", response_model=responses.WorkoutResponse, responses=PRECONDITIONS
 )

@@ -2,22 +2,29 @@
 file become scored workouts (heart rate deciding intensity where the file has it) that
 statistics count; a file sent again, or twice at once, is one import and one workout;
 malformed, unknown, empty and oversize files are refused or fail saying why; and an
-import a crash left under way is finished by another process."""
+import a crash left under way is finished by another process. An imported workout shows
+the file's elevation gain and highest heart rate and keeps its samples, for its owner only,
+through an edit, until it or the account is deleted."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import hashlib
+import json
 import uuid
 from pathlib import Path
 from typing import Any, cast
 
+import grpc
 import httpx
 import redis.asyncio as aioredis
 
+from activity_service import workout_samples
 from activity_service.imports import Imports, ParsePool, Upload, import_id_for
+from activity_service.parsers import parse
 from activity_service.rules import Athlete
+from activity_service.samples import from_columns
 from activity_service.store import Store
 from activity_service.workouts import Workouts
 from devstack import services
@@ -27,7 +34,7 @@ from fitmesh.activity.v1 import activity_pb2_grpc, imports_pb2_grpc
 from fitmesh.activity.v1 import imports_pb2 as ipb
 from servicekit.events import IMPORT_FINISHED, WORKOUTS_STREAM, ImportFinished
 from servicekit.status import field_violations, reason
-from tests.helpers import Account, rpc_error, sign_up, wait_for
+from tests.helpers import PASSWORD, Account, rpc_error, sign_up, wait_for
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 # A resting and maximum heart rate that put the samples' averages (148 and 157 bpm) at
@@ -97,6 +104,10 @@ async def test_gpx_tcx_and_fit_files_become_scored_workouts_that_statistics_coun
         assert workouts[name]["distance_m"] == summary["distance_m"] > 1000
         assert workouts[name]["avg_heart_rate"] == summary["avg_heart_rate"]
         assert summary["elevation_gain_m"] > 50
+        # The file's climb and highest heart rate are the workout's (the hike has no heart rate).
+        assert workouts[name]["elevation_gain_m"] == summary["elevation_gain_m"]
+        assert workouts[name]["max_heart_rate"] == summary["max_heart_rate"]
+        await samples_match_the_file(api, me, name, workouts[name])
     assert workouts["hike.gpx"]["workout_type"] == "hiking"
     assert workouts["hike.gpx"]["avg_heart_rate"] is None
     for name in ("run.tcx", "run.fit"):
@@ -106,6 +117,12 @@ async def test_gpx_tcx_and_fit_files_become_scored_workouts_that_statistics_coun
         assert workouts[name]["intensity"] == "moderate"
         assert abs(workouts[name]["intensity_minutes"] - workouts[name]["duration"] / 60) < 0.1
     assert workouts["hike.gpx"]["intensity"] == "vigorous"
+    # A page of the list shows them too (it reads the week buckets, not the workouts).
+    listed = await api.get(f"/users/{me.user_id}/workouts", headers=me.headers)
+    assert {
+        w["session_id"]: (w["elevation_gain_m"], w["max_heart_rate"])
+        for w in listed.json()["items"]
+    } == {w["session_id"]: (w["elevation_gain_m"], w["max_heart_rate"]) for w in workouts.values()}
 
     async def counted() -> bool:
         stats = (await api.get(f"/users/{me.user_id}/statistics", headers=me.headers)).json()
@@ -125,6 +142,94 @@ async def test_gpx_tcx_and_fit_files_become_scored_workouts_that_statistics_coun
     assert {(e.import_id, e.status, e.workout_id) for e in events} == {
         (f["import_id"], "done", f["session_id"]) for f in done.values()
     }
+
+
+async def samples_match_the_file(
+    api: httpx.AsyncClient, me: Account, name: str, workout: dict[str, Any]
+) -> None:
+    """The workout's samples are the points the parser reads from its file, within the
+    workout's span, with heart rates no higher than its highest."""
+    got = await api.get(f"/workouts/{workout['session_id']}/samples", headers=me.headers)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    parsed = parse(sample(name), name.rsplit(".", 1)[1])
+    assert body["session_id"] == workout["session_id"]
+    assert body["recorded_points"] == parsed.recorded_samples > 100
+    assert body["samples"] == [s._asdict() for s in parsed.samples]
+    offsets = [s["offset_seconds"] for s in body["samples"]]
+    assert offsets == sorted(offsets)
+    assert offsets[0] >= 0
+    assert offsets[-1] <= workout["duration"]
+    rates = [s["heart_rate"] for s in body["samples"] if s["heart_rate"] is not None]
+    if workout["max_heart_rate"] is None:
+        assert rates == []
+    else:
+        assert workout["avg_heart_rate"] < max(rates) <= workout["max_heart_rate"]
+        assert min(rates) > 30
+    assert all(s["elevation_m"] is not None for s in body["samples"])
+
+
+async def test_samples_are_the_owners_follow_an_edit_and_go_with_the_workout_or_account(
+    api: httpx.AsyncClient, activity_service_env: dict[str, str], mongo: Server
+) -> None:
+    me, stranger = await sign_up(api, **PROFILE), await sign_up(api)
+    done = {name: await accepted(api, me, name) for name in ("run.tcx", "run.fit")}
+    tcx, fit = (done[name]["session_id"] for name in ("run.tcx", "run.fit"))
+    path = f"/workouts/{tcx}/samples"
+    kept = (await api.get(path, headers=me.headers)).json()
+    theirs = await api.get(path, headers=stranger.headers)
+    assert theirs.status_code == 404
+    assert theirs.headers["content-type"] == "application/problem+json"
+    # A workout logged by hand has neither figure nor samples.
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    logged = await api.post(
+        "/workouts",
+        headers=me.headers,
+        json={
+            "workout_type": "running",
+            "start_time": at.isoformat(),
+            "end_time": (at + dt.timedelta(minutes=30)).isoformat(),
+            "avg_heart_rate": 150,
+        },
+    )
+    assert logged.status_code == 201, logged.text
+    assert (logged.json()["max_heart_rate"], logged.json()["elevation_gain_m"]) == (None, None)
+    by_hand = await api.get(f"/workouts/{logged.json()['session_id']}/samples", headers=me.headers)
+    assert by_hand.status_code == 404
+    # An edit of the times keeps them: they are seconds from the start, wherever it is.
+    workout = (await api.get(f"/workouts/{tcx}", headers=me.headers)).json()
+    earlier = {
+        name: (dt.datetime.fromisoformat(workout[name]) - dt.timedelta(hours=1)).isoformat()
+        for name in ("start_time", "end_time")
+    }
+    edited = await api.patch(
+        f"/workouts/{tcx}", headers={**me.headers, "If-Match": '"1"'}, json=earlier
+    )
+    assert edited.status_code == 200, edited.text
+    assert (await api.get(path, headers=me.headers)).json() == kept
+    store = Store(mongo.url, activity_service_env["MONGODB_DATABASE"])
+    await store.start()
+    try:
+        samples = workout_samples.collection(store)
+        deleted = await api.delete(f"/workouts/{tcx}", headers={**me.headers, "If-Match": "*"})
+        assert deleted.status_code == 204, deleted.text
+        assert (await api.get(path, headers=me.headers)).status_code == 404
+        assert await samples.count_documents({"_id": tcx}) == 0
+        # The account's export holds the samples of the workout left; erasure takes them.
+        export = await api.get(f"/users/{me.user_id}/export", headers=me.headers)
+        lines = [json.loads(line) for line in export.text.splitlines()]
+        (exported,) = [line["data"] for line in lines if line["kind"] == "workout_samples"]
+        expected = parse(sample("run.fit"), "fit").samples
+        assert exported["_id"] == fit
+        assert from_columns(exported["points"]) == list(expected)
+        assert await samples.count_documents({"user_id": me.user_id}) == 1
+        gone = await api.request(
+            "DELETE", f"/users/{me.user_id}", headers=me.headers, json={"password": PASSWORD}
+        )
+        assert gone.status_code == 204, gone.text
+        assert await samples.count_documents({"user_id": me.user_id}) == 0
+    finally:
+        await store.stop()
 
 
 async def test_a_file_sent_again_or_twice_at_once_is_one_import_and_one_workout(
@@ -217,6 +322,9 @@ async def test_the_routes_are_documented(gateway: services.HttpProcess) -> None:
     assert "multipart/form-data" in upload_route["requestBody"]["content"]
     assert {"200", "202", "413", "415"} <= set(upload_route["responses"])
     assert "get" in paths["/api/v1/workouts/imports/{import_id}"]
+    samples_route = paths["/api/v1/workouts/{session_id}/samples"]["get"]
+    assert "IMPORT_MAX_SAMPLES" in samples_route["description"]
+    assert "WorkoutSamples" in json.dumps(samples_route["responses"]["200"])
 
 
 async def test_the_grpc_contract_names_unsupported_files_and_bad_fields(
@@ -233,6 +341,15 @@ async def test_the_grpc_contract_names_unsupported_files_and_bad_fields(
         assert reason(unknown) == "UNSUPPORTED_FORMAT"
         bad = await rpc_error(stub.ImportWorkout(ipb.ImportWorkoutRequest(), timeout=10))
         assert {v.field for v in field_violations(bad)} == {"user_id", "content"}
+        activity = activity_pb2_grpc.ActivityServiceStub(channel)
+        empty = await rpc_error(
+            activity.GetWorkoutSamples(pb.GetWorkoutSamplesRequest(), timeout=10)
+        )
+        assert empty.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert {v.field for v in field_violations(empty)} == {"user_id", "workout_id"}
+        none = pb.GetWorkoutSamplesRequest(user_id="u", workout_id=str(uuid.uuid4()))
+        missing = await rpc_error(activity.GetWorkoutSamples(none, timeout=10))
+        assert missing.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_an_import_left_under_way_by_a_crash_is_finished_by_another_process(

@@ -80,6 +80,8 @@ class Workout(_message.Message):
     SCORE_STATUS_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    ELEVATION_GAIN_M_FIELD_NUMBER: _builtins.int
+    MAX_HEART_RATE_FIELD_NUMBER: _builtins.int
     workout_id: _builtins.str
     """Opaque workout id; REST calls it session_id."""
     user_id: _builtins.str
@@ -98,6 +100,12 @@ class Workout(_message.Message):
     """Whether the score is in."""
     version: _builtins.int
     """1 as stored; each change adds 1 (REST's ETag)."""
+    elevation_gain_m: _builtins.float
+    """Metres climbed, for a workout imported from a file that has elevation."""
+    max_heart_rate: _builtins.int
+    """The highest heart rate in beats per minute, for a workout imported from a file with
+    heart rate; unset for workouts logged by hand.
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """When it started."""
@@ -130,19 +138,29 @@ class Workout(_message.Message):
         score_status: Global___ScoreStatus.ValueType = ...,
         score: _scoring_pb2.WorkoutScore | None = ...,
         version: _builtins.int = ...,
+        elevation_gain_m: _builtins.float | None = ...,
+        max_heart_rate: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "end_time", b"end_time", "score", b"score", "start_time", b"start_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "_elevation_gain_m", b"_elevation_gain_m", "_max_heart_rate", b"_max_heart_rate", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "elevation_gain_m", b"elevation_gain_m", "end_time", b"end_time", "max_heart_rate", b"max_heart_rate", "score", b"score", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "duration_seconds", b"duration_seconds", "end_time", b"end_time", "score", b"score", "score_status", b"score_status", "start_time", b"start_time", "status", b"status", "user_id", b"user_id", "version", b"version", "workout_id", b"workout_id", "workout_type", b"workout_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate", "_distance_m", b"_distance_m", "_elevation_gain_m", b"_elevation_gain_m", "_max_heart_rate", b"_max_heart_rate", "athlete", b"athlete", "avg_heart_rate", b"avg_heart_rate", "distance_m", b"distance_m", "duration_seconds", b"duration_seconds", "elevation_gain_m", b"elevation_gain_m", "end_time", b"end_time", "max_heart_rate", b"max_heart_rate", "score", b"score", "score_status", b"score_status", "start_time", b"start_time", "status", b"status", "user_id", b"user_id", "version", b"version", "workout_id", b"workout_id", "workout_type", b"workout_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__avg_heart_rate: _TypeAlias = _typing.Literal["avg_heart_rate"]  # noqa: Y015
     _WhichOneofArgType__avg_heart_rate: _TypeAlias = _typing.Literal["_avg_heart_rate", b"_avg_heart_rate"]  # noqa: Y015
     _WhichOneofReturnType__distance_m: _TypeAlias = _typing.Literal["distance_m"]  # noqa: Y015
     _WhichOneofArgType__distance_m: _TypeAlias = _typing.Literal["_distance_m", b"_distance_m"]  # noqa: Y015
+    _WhichOneofReturnType__elevation_gain_m: _TypeAlias = _typing.Literal["elevation_gain_m"]  # noqa: Y015
+    _WhichOneofArgType__elevation_gain_m: _TypeAlias = _typing.Literal["_elevation_gain_m", b"_elevation_gain_m"]  # noqa: Y015
+    _WhichOneofReturnType__max_heart_rate: _TypeAlias = _typing.Literal["max_heart_rate"]  # noqa: Y015
+    _WhichOneofArgType__max_heart_rate: _TypeAlias = _typing.Literal["_max_heart_rate", b"_max_heart_rate"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__avg_heart_rate) -> _WhichOneofReturnType__avg_heart_rate | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__distance_m) -> _WhichOneofReturnType__distance_m | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__elevation_gain_m) -> _WhichOneofReturnType__elevation_gain_m | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_heart_rate) -> _WhichOneofReturnType__max_heart_rate | None: ...
 
 Global___Workout: _TypeAlias = Workout  # noqa: Y015
 
@@ -432,6 +450,97 @@ class GetWorkoutResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetWorkoutResponse: _TypeAlias = GetWorkoutResponse  # noqa: Y015
+
+@_typing.final
+class GetWorkoutSamplesRequest(_message.Message):
+    """GetWorkoutSamplesRequest names a workout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    WORKOUT_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The owner."""
+    workout_id: _builtins.str
+    """The workout."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        workout_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id", "workout_id", b"workout_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetWorkoutSamplesRequest: _TypeAlias = GetWorkoutSamplesRequest  # noqa: Y015
+
+@_typing.final
+class WorkoutSample(_message.Message):
+    """WorkoutSample is one point of a recording."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OFFSET_SECONDS_FIELD_NUMBER: _builtins.int
+    HEART_RATE_FIELD_NUMBER: _builtins.int
+    ELEVATION_M_FIELD_NUMBER: _builtins.int
+    offset_seconds: _builtins.float
+    """Seconds from the workout's start."""
+    heart_rate: _builtins.int
+    """Heart rate in beats per minute, where the point has one."""
+    elevation_m: _builtins.float
+    """Elevation in metres, where the point has one."""
+    def __init__(
+        self,
+        *,
+        offset_seconds: _builtins.float = ...,
+        heart_rate: _builtins.int | None = ...,
+        elevation_m: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_elevation_m", b"_elevation_m", "_heart_rate", b"_heart_rate", "elevation_m", b"elevation_m", "heart_rate", b"heart_rate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_elevation_m", b"_elevation_m", "_heart_rate", b"_heart_rate", "elevation_m", b"elevation_m", "heart_rate", b"heart_rate", "offset_seconds", b"offset_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__elevation_m: _TypeAlias = _typing.Literal["elevation_m"]  # noqa: Y015
+    _WhichOneofArgType__elevation_m: _TypeAlias = _typing.Literal["_elevation_m", b"_elevation_m"]  # noqa: Y015
+    _WhichOneofReturnType__heart_rate: _TypeAlias = _typing.Literal["heart_rate"]  # noqa: Y015
+    _WhichOneofArgType__heart_rate: _TypeAlias = _typing.Literal["_heart_rate", b"_heart_rate"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__elevation_m) -> _WhichOneofReturnType__elevation_m | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__heart_rate) -> _WhichOneofReturnType__heart_rate | None: ...
+
+Global___WorkoutSample: _TypeAlias = WorkoutSample  # noqa: Y015
+
+@_typing.final
+class GetWorkoutSamplesResponse(_message.Message):
+    """GetWorkoutSamplesResponse returns the samples, in time order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    RECORDED_POINTS_FIELD_NUMBER: _builtins.int
+    recorded_points: _builtins.int
+    """How many points with heart rate or elevation the file had before thinning."""
+    @_builtins.property
+    def samples(self) -> _containers.RepeatedCompositeFieldContainer[Global___WorkoutSample]:
+        """The points kept, evenly spread over the recording."""
+
+    def __init__(
+        self,
+        *,
+        samples: _abc.Iterable[Global___WorkoutSample] | None = ...,
+        recorded_points: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recorded_points", b"recorded_points", "samples", b"samples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetWorkoutSamplesResponse: _TypeAlias = GetWorkoutSamplesResponse  # noqa: Y015
 
 @_typing.final
 class UpdateWorkoutRequest(_message.Message):

@@ -55,6 +55,11 @@ class ActivityServiceStub:
                 request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutRequest.SerializeToString,
                 response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutResponse.FromString,
                 _registered_method=True)
+        self.GetWorkoutSamples = channel.unary_unary(
+                '/fitmesh.activity.v1.ActivityService/GetWorkoutSamples',
+                request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutSamplesRequest.SerializeToString,
+                response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutSamplesResponse.FromString,
+                _registered_method=True)
         self.UpdateWorkout = channel.unary_unary(
                 '/fitmesh.activity.v1.ActivityService/UpdateWorkout',
                 request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.UpdateWorkoutRequest.SerializeToString,
@@ -133,6 +138,16 @@ class ActivityServiceServicer:
 
     def GetWorkout(self, request, context):
         """GetWorkout returns one workout.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorkoutSamples(self, request, context):
+        """GetWorkoutSamples returns the heart-rate and elevation samples kept with an imported
+        workout, evenly thinned to at most IMPORT_MAX_SAMPLES points. Another user's workout,
+        a deleted one, or one without samples (logged by hand, or a file with neither heart
+        rate nor elevation) is NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -238,6 +253,11 @@ def add_ActivityServiceServicer_to_server(servicer, server):
                     servicer.GetWorkout,
                     request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutRequest.FromString,
                     response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutResponse.SerializeToString,
+            ),
+            'GetWorkoutSamples': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkoutSamples,
+                    request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutSamplesRequest.FromString,
+                    response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutSamplesResponse.SerializeToString,
             ),
             'UpdateWorkout': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateWorkout,
@@ -394,6 +414,33 @@ class ActivityService:
             '/fitmesh.activity.v1.ActivityService/GetWorkout',
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutRequest.SerializeToString,
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkoutSamples(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fitmesh.activity.v1.ActivityService/GetWorkoutSamples',
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutSamplesRequest.SerializeToString,
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.GetWorkoutSamplesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -31,6 +31,12 @@ class ActivityServiceStub:
     """
     GetWorkout: _aio.UnaryUnaryMultiCallable[_activity_pb2.GetWorkoutRequest, _activity_pb2.GetWorkoutResponse]
     """GetWorkout returns one workout."""
+    GetWorkoutSamples: _aio.UnaryUnaryMultiCallable[_activity_pb2.GetWorkoutSamplesRequest, _activity_pb2.GetWorkoutSamplesResponse]
+    """GetWorkoutSamples returns the heart-rate and elevation samples kept with an imported
+    workout, evenly thinned to at most IMPORT_MAX_SAMPLES points. Another user's workout,
+    a deleted one, or one without samples (logged by hand, or a file with neither heart
+    rate nor elevation) is NOT_FOUND.
+    """
     UpdateWorkout: _aio.UnaryUnaryMultiCallable[_activity_pb2.UpdateWorkoutRequest, _activity_pb2.UpdateWorkoutResponse]
     """UpdateWorkout changes a completed workout (type, times, heart rate, distance) and
     scores it again, with the athlete it was scored with; its version goes up by one, and
@@ -113,6 +119,18 @@ class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _aio.ServicerContext[_activity_pb2.GetWorkoutRequest, _abc.Awaitable[_activity_pb2.GetWorkoutResponse]],
     ) -> _abc.Awaitable[_activity_pb2.GetWorkoutResponse]:
         """GetWorkout returns one workout."""
+
+    @_abc_1.abstractmethod
+    def GetWorkoutSamples(
+        self,
+        request: _activity_pb2.GetWorkoutSamplesRequest,
+        context: _aio.ServicerContext[_activity_pb2.GetWorkoutSamplesRequest, _abc.Awaitable[_activity_pb2.GetWorkoutSamplesResponse]],
+    ) -> _abc.Awaitable[_activity_pb2.GetWorkoutSamplesResponse]:
+        """GetWorkoutSamples returns the heart-rate and elevation samples kept with an imported
+        workout, evenly thinned to at most IMPORT_MAX_SAMPLES points. Another user's workout,
+        a deleted one, or one without samples (logged by hand, or a file with neither heart
+        rate nor elevation) is NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def UpdateWorkout(
