@@ -27,8 +27,9 @@ if _version_not_supported:
 
 class PersonalDataServiceStub:
     """PersonalDataService exports and erases everything the activity process holds of a user:
-    workouts, the running one, totals and week buckets, health samples and day rollups,
-    meals, workout imports, and the group sessions they owned with their transcripts.
+    workouts with their imported samples, the running one, totals and week buckets, health
+    samples and day rollups, meals, workout imports, the group sessions they owned with their
+    transcripts, and their part of the sessions of others (what they said and sent there).
     """
 
     def __init__(self, channel):
@@ -51,8 +52,9 @@ class PersonalDataServiceStub:
 
 class PersonalDataServiceServicer:
     """PersonalDataService exports and erases everything the activity process holds of a user:
-    workouts, the running one, totals and week buckets, health samples and day rollups,
-    meals, workout imports, and the group sessions they owned with their transcripts.
+    workouts with their imported samples, the running one, totals and week buckets, health
+    samples and day rollups, meals, workout imports, the group sessions they owned with their
+    transcripts, and their part of the sessions of others (what they said and sent there).
     """
 
     def ExportData(self, request, context):
@@ -92,8 +94,9 @@ def add_PersonalDataServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class PersonalDataService:
     """PersonalDataService exports and erases everything the activity process holds of a user:
-    workouts, the running one, totals and week buckets, health samples and day rollups,
-    meals, workout imports, and the group sessions they owned with their transcripts.
+    workouts with their imported samples, the running one, totals and week buckets, health
+    samples and day rollups, meals, workout imports, the group sessions they owned with their
+    transcripts, and their part of the sessions of others (what they said and sent there).
     """
 
     @staticmethod

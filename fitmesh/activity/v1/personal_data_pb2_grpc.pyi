@@ -14,8 +14,9 @@ GRPC_VERSION: str
 
 class PersonalDataServiceStub:
     """PersonalDataService exports and erases everything the activity process holds of a user:
-    workouts, the running one, totals and week buckets, health samples and day rollups,
-    meals, workout imports, and the group sessions they owned with their transcripts.
+    workouts with their imported samples, the running one, totals and week buckets, health
+    samples and day rollups, meals, workout imports, the group sessions they owned with their
+    transcripts, and their part of the sessions of others (what they said and sent there).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -26,8 +27,9 @@ class PersonalDataServiceStub:
 
 class PersonalDataServiceServicer(metaclass=_abc_1.ABCMeta):
     """PersonalDataService exports and erases everything the activity process holds of a user:
-    workouts, the running one, totals and week buckets, health samples and day rollups,
-    meals, workout imports, and the group sessions they owned with their transcripts.
+    workouts with their imported samples, the running one, totals and week buckets, health
+    samples and day rollups, meals, workout imports, the group sessions they owned with their
+    transcripts, and their part of the sessions of others (what they said and sent there).
     """
 
     @_abc_1.abstractmethod
