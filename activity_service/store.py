@@ -142,6 +142,9 @@ class Store:
         )
         await self.meals.create_index([("user_id", 1), ("eaten_at", -1), ("_id", -1)])
         await self.meals.create_index([("user_id", 1), ("day", 1)])
+        # The sessions a user took part in, newest first: owned, and joined (transcripts.py).
+        for who in ("owner_id", "member_ids"):
+            await self.group_sessions.create_index([(who, 1), ("started_at", -1), ("_id", -1)])
 
     async def stop(self) -> None:
         await asyncio.gather(*self._turns, return_exceptions=True)

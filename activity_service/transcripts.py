@@ -5,10 +5,15 @@ Its chat is also kept one document per message (`group_messages`, `_id` = sessio
 position), so a page of the transcript is a range read of the primary key that costs the
 page, never the archive. Messages are written before the archive document: once a session
 is readable, its transcript is whole. Saving again writes the same ids (a repeat adds
-nothing) and drops any past the new end."""
+nothing) and drops any past the new end.
+
+The sessions a user took part in are two range reads, of those they owned and of those they
+joined (each on its index, newest first from the cursor), merged: a page costs at most twice
+its size in documents, whatever the user's history."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from activity_service.store import Doc, Store
@@ -17,6 +22,7 @@ from servicekit.errors import FieldViolation, InvalidArgument, NotFound
 
 MESSAGES = "group_messages"
 PAGE = 50
+SESSIONS_PAGE = 20
 SUMMARY_FIELDS = (
     "name",
     "owner_id",
@@ -42,6 +48,24 @@ def _after_all(session_id: str) -> str:
 def session_range(session_id: str, start: int = 0) -> dict[str, Any]:
     """The messages of a session from position `start` on."""
     return {"_id": {"$gte": message_id(session_id, start), "$lt": _after_all(session_id)}}
+
+
+def before(after: tuple[dt.datetime, str] | None) -> dict[str, Any]:
+    """The sessions that come after the cursor's, newest start first (ties by `_id`)."""
+    if after is None:
+        return {}
+    at, key = after
+    return {
+        "started_at": {"$lte": at},
+        "$or": [{"started_at": {"$lt": at}}, {"_id": {"$lt": key}}],
+    }
+
+
+def newest_first(owned: list[Doc], joined: list[Doc]) -> list[Doc]:
+    """Both reads as one list, newest start first, each session once (an owner who joined
+    their own session is in both)."""
+    unique = {d["_id"]: d for d in (*owned, *joined)}
+    return sorted(unique.values(), key=lambda d: (d["started_at"], d["_id"]), reverse=True)
 
 
 def took_part(doc: Doc, user_id: str) -> bool:
@@ -97,3 +121,15 @@ class Transcripts:
             )
         ]
         return pagination.split(docs, size, "sent_at")
+
+    async def sessions_of(self, user_id: str, size: int, token: str) -> tuple[list[Doc], str]:
+        """A page of the summaries of the sessions `user_id` owned or joined, newest first."""
+        after = before(pagination.decode(token))
+        owned = await self._newest(size + 1, {"owner_id": user_id, **after})
+        joined = await self._newest(size + 1, {"member_ids": user_id, **after})
+        return pagination.split(newest_first(owned, joined), size, "started_at")
+
+    async def _newest(self, limit: int, query: dict[str, Any]) -> list[Doc]:
+        order = [("started_at", -1), ("_id", -1)]
+        found = self.store.find(self.store.group_sessions, query, SUMMARY_FIELDS, order, limit)
+        return [d async for d in found]
