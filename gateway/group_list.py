@@ -41,9 +41,12 @@ def merge(
 
 def _cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
     try:
-        return pagination.decode(cursor or "")
+        after = pagination.decode(cursor or "")
     except InvalidArgument as exc:
         raise bad_request("is not a valid page token", "cursor") from exc
+    if after is not None and "\x00" in after[1]:
+        raise bad_request("is not a valid page token", "cursor")
+    return after
 
 
 def _as_archived(session: GroupSession) -> GroupSession:

@@ -64,7 +64,7 @@ async def end(session_id: str, caller: Authenticated, svc: Svc) -> responses.Gro
 
 @router.get("/users/{user_id}/group-sessions", response_model=responses.GroupSessionPage)
 @audited("read", "group_sessions")
-async def sessions_of(
+async def list_group_sessions(
     user_id: str, caller: Authenticated, svc: Svc, limit: Limit = 20, cursor: Cursor = None
 ) -> responses.GroupSessionPage:
     """The group sessions you took part in (started or joined), live and ended, newest

@@ -13,10 +13,13 @@ import pytest
 from devstack import services
 from fitmesh.activity.v1 import activity_pb2 as apb
 from fitmesh.scoring.v1 import scoring_pb2 as spb
+from servicekit import pagination
 from servicekit.protofields import timestamp
 from servicekit.status import field_violations
 from tests.helpers import Account, rpc_error, sign_up
 from tests.wsclient import Member
+
+NUL_TOKEN = pagination.encode(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "a\x00b")
 
 
 async def _listed(api: httpx.AsyncClient, reader: Account, limit: int = 20) -> list[dict[str, Any]]:
@@ -83,11 +86,12 @@ async def test_owners_and_members_list_live_and_ended_sessions_and_strangers_do_
     theirs = await api.get(f"/users/{bob.user_id}/group-sessions", headers=ada.headers)
     assert theirs.status_code == 403
     assert theirs.headers["content-type"] == "application/problem+json"
-    forged = await api.get(
-        f"/users/{ada.user_id}/group-sessions", headers=ada.headers, params={"cursor": "x"}
-    )
-    assert forged.status_code == 400
-    assert [e["field"] for e in forged.json()["errors"]] == ["cursor"]
+    for cursor in ("x", NUL_TOKEN):
+        forged = await api.get(
+            f"/users/{ada.user_id}/group-sessions", headers=ada.headers, params={"cursor": cursor}
+        )
+        assert forged.status_code == 400
+        assert [e["field"] for e in forged.json()["errors"]] == ["cursor"]
     too_many = await api.get(
         f"/users/{ada.user_id}/group-sessions", headers=ada.headers, params={"limit": 101}
     )
@@ -142,6 +146,7 @@ async def test_pages_go_through_owned_and_joined_sessions_newest_first_each_once
         (apb.ListGroupSessionsRequest(user_id="u\x00"), {"user_id"}),
         (apb.ListGroupSessionsRequest(user_id="u", page_size=101), {"page_size"}),
         (apb.ListGroupSessionsRequest(user_id="u", page_token="not a token"), {"page_token"}),
+        (apb.ListGroupSessionsRequest(user_id="u", page_token=NUL_TOKEN), {"page_token"}),
     ],
 )
 async def test_bad_requests_name_their_field(
