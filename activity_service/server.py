@@ -268,6 +268,18 @@ class ActivityServicer(activity_pb2_grpc.ActivityServiceServicer):
             messages=[group_message_proto(d) for d in docs], next_page_token=token
         )
 
+    async def ListGroupSessions(
+        self, request: pb.ListGroupSessionsRequest, context: Context
+    ) -> pb.ListGroupSessionsResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        v.raise_if_any()
+        size = pagination.page_size(request.page_size, default=transcripts.SESSIONS_PAGE)
+        docs, token = await self.transcripts.sessions_of(request.user_id, size, request.page_token)
+        return pb.ListGroupSessionsResponse(
+            sessions=[group_session_proto(d) for d in docs], next_page_token=token
+        )
+
 
 def group_session_doc(s: pb.GroupSession) -> dict[str, Any]:
     v = Violations()

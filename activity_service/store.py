@@ -143,9 +143,10 @@ class Store:
         )
         await self.meals.create_index([("user_id", 1), ("eaten_at", -1), ("_id", -1)])
         await self.meals.create_index([("user_id", 1), ("day", 1)])
-        # Archives and chat are found by person only to export or erase them (transcripts.py).
-        await self.group_sessions.create_index([("owner_id", 1)])
-        await self.group_sessions.create_index([("member_ids", 1)])
+        # The sessions a user took part in, newest first: owned, and joined (transcripts.py);
+        # their prefixes also find a person's archives and chat to export or erase them.
+        for who in ("owner_id", "member_ids"):
+            await self.group_sessions.create_index([(who, 1), ("started_at", -1), ("_id", -1)])
         await self.group_messages.create_index([("user_id", 1)])
 
     async def stop(self) -> None:

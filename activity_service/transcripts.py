@@ -9,10 +9,15 @@ nothing) and drops any past the new end.
 
 A participant erased leaves nothing in other people's sessions: their messages and exercise
 updates go from the archive and the transcript, and their id from its members (`forget`).
-The transcript then has gaps in its positions, which a page by `_id` range reads past."""
+The transcript then has gaps in its positions, which a page by `_id` range reads past.
+
+The sessions a user took part in are two range reads, of those they owned and of those they
+joined (each on its index, newest first from the cursor), merged: a page costs at most twice
+its size in documents, whatever the user's history."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +29,7 @@ PAGE = 50
 # Archives handled per read while a participant is erased: each is read and rewritten whole
 # (up to 8 MiB), one at a time, so a batch holds only ids.
 ERASE_BATCH = 100
+SESSIONS_PAGE = 20
 SUMMARY_FIELDS = (
     "name",
     "owner_id",
@@ -49,6 +55,26 @@ def _after_all(session_id: str) -> str:
 def session_range(session_id: str, start: int = 0) -> dict[str, Any]:
     """The messages of a session from position `start` on."""
     return {"_id": {"$gte": message_id(session_id, start), "$lt": _after_all(session_id)}}
+
+
+def before(after: tuple[dt.datetime, str] | None) -> dict[str, Any]:
+    """The sessions that come after the cursor's, newest start first (ties by `_id`)."""
+    if after is None:
+        return {}
+    at, key = after
+    if "\x00" in key:  # no session id holds one, and FerretDB on PostgreSQL cannot compare it
+        raise InvalidArgument([FieldViolation("page_token", "is not a valid page token")])
+    return {
+        "started_at": {"$lte": at},
+        "$or": [{"started_at": {"$lt": at}}, {"_id": {"$lt": key}}],
+    }
+
+
+def newest_first(owned: list[Doc], joined: list[Doc]) -> list[Doc]:
+    """Both reads as one list, newest start first, each session once (an owner who joined
+    their own session is in both)."""
+    unique = {d["_id"]: d for d in (*owned, *joined)}
+    return sorted(unique.values(), key=lambda d: (d["started_at"], d["_id"]), reverse=True)
 
 
 def took_part(doc: Doc, user_id: str) -> bool:
@@ -127,6 +153,18 @@ class Transcripts:
             )
         ]
         return pagination.split(docs, size, "sent_at")
+
+    async def sessions_of(self, user_id: str, size: int, token: str) -> tuple[list[Doc], str]:
+        """A page of the summaries of the sessions `user_id` owned or joined, newest first."""
+        after = before(pagination.decode(token))
+        owned = await self._newest(size + 1, {"owner_id": user_id, **after})
+        joined = await self._newest(size + 1, {"member_ids": user_id, **after})
+        return pagination.split(newest_first(owned, joined), size, "started_at")
+
+    async def _newest(self, limit: int, query: dict[str, Any]) -> list[Doc]:
+        order = [("started_at", -1), ("_id", -1)]
+        found = self.store.find(self.store.group_sessions, query, SUMMARY_FIELDS, order, limit)
+        return [d async for d in found]
 
     async def _batch(self, query: dict[str, Any]) -> list[str]:
         found = self.store.find(self.store.group_sessions, query, ("_id",), limit=ERASE_BATCH)

@@ -1,9 +1,10 @@
 """Live group sessions, kept in Redis so every gateway replica sees one state.
 
 Each session has a meta hash, a count of open sockets per member, the set of everyone who
-ever joined, and a stream that logs every update. An update is appended to the stream and
-published on `fitmesh.group.<id>` by one Lua script, so every replica's subscribers get
-updates in the stream's order, each tagged with its stream id."""
+ever joined, and a stream that logs every update; each user, the set of live sessions they
+own or joined (their list of sessions reads it; ending a session takes it out). An update is
+appended to the stream and published on `fitmesh.group.<id>` by one Lua script, so every
+replica's subscribers get updates in the stream's order, each tagged with its stream id."""
 
 from __future__ import annotations
 
@@ -45,6 +46,11 @@ def _keys(session_id: str) -> dict[str, str]:
 IDLE = "fitmesh:groups:idle"
 
 
+def taking_part(user_id: str) -> str:
+    """The set of the live sessions a user owns or joined."""
+    return f"fitmesh:groups:of:{user_id}"
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 
@@ -72,6 +78,7 @@ class GroupSessions:
         keys = _keys(session_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys["meta"], mapping=meta)
+            pipe.sadd(taking_part(owner_id), session_id)
             # Nobody has joined yet: the idle clock runs from creation.
             pipe.zadd(IDLE, {session_id: time.time()})
             await pipe.execute()
@@ -91,6 +98,7 @@ class GroupSessions:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(keys["conns"], user_id, 1)
             pipe.sadd(keys["everyone"], user_id)
+            pipe.sadd(taking_part(user_id), session_id)
             pipe.zrem(IDLE, session_id)
             count, *_ = await pipe.execute()
         return int(count) == 1
@@ -152,7 +160,11 @@ class GroupSessions:
 
     async def mark_ended(self, session_id: str, ended_at: str) -> None:
         keys = _keys(session_id)
+        owner: Any = await self.redis.hget(keys["meta"], "owner_id")
+        people = {*await self.everyone(session_id), *([owner] if owner else [])}
         async with self.redis.pipeline(transaction=True) as pipe:
+            for user_id in people:
+                pipe.srem(taking_part(user_id), session_id)
             pipe.hset(keys["meta"], mapping={"status": "ended", "ended_at": ended_at})
             pipe.expire(keys["meta"], ENDED_TTL)
             pipe.delete(keys["conns"], keys["log"], keys["everyone"], keys["ending"])
@@ -162,3 +174,18 @@ class GroupSessions:
     async def idle_since(self, before: float) -> list[str]:
         found: Any = await self.redis.zrangebyscore(IDLE, 0, before)
         return list(found)
+
+    async def live_of(self, user_id: str) -> list[dict[str, str]]:
+        """The meta of each live session `user_id` owns or joined. Ids whose session ended
+        without taking them out (a replica stopped between the two) are taken out here."""
+        key = taking_part(user_id)
+        ids: Any = sorted(await self.redis.smembers(key))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id in ids:
+                pipe.hgetall(_keys(session_id)["meta"])
+            metas: list[Any] = await pipe.execute() if ids else []
+        live = [dict(m) for m in metas if m and m.get("status") == "active"]
+        gone = set(ids) - {m["session_id"] for m in live}
+        if gone:
+            await self.redis.srem(key, *gone)
+        return live

@@ -66,6 +66,11 @@ class Live:
         meta = await self.groups.meta(session_id)
         if meta is None or meta["status"] != "active":
             return await self.activity.group_session(session_id, reader_id)
+        return await self.live_state(meta)
+
+    async def live_state(self, meta: dict[str, str]) -> GroupSession:
+        """A live session as it is now, from its meta."""
+        session_id = meta["session_id"]
         members = await self.groups.members(session_id)
         everyone = await self.groups.everyone(session_id)
         return GroupSession.model_validate(

@@ -353,6 +353,11 @@ class GroupSession(BaseModel):
         )
 
 
+class GroupSessionPage(BaseModel):
+    items: list[GroupSession] = Field(description="Live and ended sessions, newest start first.")
+    next_cursor: str | None
+
+
 class GroupMessage(BaseModel):
     user_id: str
     message: str

@@ -142,7 +142,9 @@ class Account:
 
     async def _scrub_groups(self, user_id: str) -> None:
         """Live group sessions (gateway/groups.py): those the user owned go whole; in the
-        others, their sockets' count, their membership and their updates go."""
+        others, their sockets' count, their membership and their updates go; and the set of
+        the live sessions they took part in (`taking_part` there)."""
+        await self.redis.delete(f"fitmesh:groups:of:{user_id}")
         async for key in self.redis.scan_iter("fitmesh:group:*", SCAN_BATCH, _type="hash"):
             if await self.redis.hget(key, "owner_id") == user_id:
                 await self.redis.delete(key, f"{key}:conns", f"{key}:everyone", f"{key}:log")

@@ -27,6 +27,7 @@ IDEMPOTENT = (
     "GetActivityScore",
     "GetGroupSession",
     "ListGroupMessages",
+    "ListGroupSessions",
     "EndWorkout",
     "SaveGroupSession",
     # Starts and logs carry a request_id, which makes a repeat harmless.
@@ -220,5 +221,18 @@ class Activity:
                 )
                 for m in reply.messages
             ],
+            next_cursor=reply.next_page_token or None,
+        )
+
+    async def group_sessions(
+        self, user_id: str, limit: int, cursor: str | None
+    ) -> responses.GroupSessionPage:
+        """A page of the ended sessions the user owned or joined, newest start first."""
+        reply = await self.backend.call(
+            self.stub.ListGroupSessions,
+            apb.ListGroupSessionsRequest(user_id=user_id, page_size=limit, page_token=cursor or ""),
+        )
+        return responses.GroupSessionPage(
+            items=[responses.GroupSession.from_proto(s) for s in reply.sessions],
             next_cursor=reply.next_page_token or None,
         )

@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from gateway import bodies, responses
+from gateway import bodies, group_list, responses
 from gateway.audit import audited
 from gateway.deps import Authenticated, Svc
 from gateway.errors import conflict
+from gateway.routes.users import Cursor, Limit
 from gateway.tickets import Holder
 
 router = APIRouter(tags=["group sessions"])
@@ -63,3 +64,15 @@ async def messages(
 async def end(session_id: str, caller: Authenticated, svc: Svc) -> responses.GroupSession:
     """Ends the session for everyone (its owner only) and archives it."""
     return await svc.live.end(session_id, caller.user_id)
+
+
+@router.get("/users/{user_id}/group-sessions", response_model=responses.GroupSessionPage)
+@audited("read", "group_sessions")
+async def list_group_sessions(
+    user_id: str, caller: Authenticated, svc: Svc, limit: Limit = 20, cursor: Cursor = None
+) -> responses.GroupSessionPage:
+    """The group sessions you took part in (started or joined), live and ended, newest
+    start first, cursor paged. An ended one's chat is at `GET /group-sessions/{id}/messages`.
+    Your own list only (403 for another user's)."""
+    caller.owns(user_id)
+    return await group_list.sessions_of(svc.live, svc.clients.activity, user_id, limit, cursor)

@@ -162,7 +162,6 @@ $("delete-confirm").addEventListener("click", () => {
       if (error.status === 403) error.problem = { ...error.problem, errors: [{ field: "password", message: "This is not your password." }] };
       throw error;
     }
-    localStorage.removeItem(mineKey());
     leave("deleted");
     return "Deleted.";
   });

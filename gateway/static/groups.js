@@ -1,28 +1,13 @@
 "use strict";
 // Group sessions: start one and share its invite link (#/group/<id>), which opens and joins
 // it; chat and exercise updates over the WebSocket; the transcript of one that has ended.
-// No route lists a user's sessions, so the ones started or joined in this browser are
-// remembered (their ids only, in localStorage, per user) and shown as "your sessions".
+// "Your sessions" are the server's list of those you started or joined, live and ended, so
+// every device shows the same ones.
 
 const group = { session: null, joining: null, meta: null, members: new Set() };
 const mine = new Listing("mine", sessionItem);
 const transcript = new Listing("transcript-messages", messageItem);
-const MINE_KEPT = 20;
-
-const mineKey = () => `fitmesh.group-sessions.${state.userId}`;
 const inviteLink = (id) => `${location.origin}/#/group/${encodeURIComponent(id)}`;
-
-function remembered() {
-  try { return JSON.parse(localStorage.getItem(mineKey())) || []; } catch { return []; }
-}
-
-function remember(id) {
-  localStorage.setItem(mineKey(), JSON.stringify([id, ...remembered().filter((kept) => kept !== id)].slice(0, MINE_KEPT)));
-}
-
-function forgetSession(id) {
-  localStorage.setItem(mineKey(), JSON.stringify(remembered().filter((kept) => kept !== id)));
-}
 
 // An invite link or a bare id, as pasted.
 function sessionIdOf(text) {
@@ -50,7 +35,7 @@ function renderMembers() {
 
 function sessionItem(found) {
   const figures = found.status === "active"
-    ? `live · ${plural(found.members.length, "member")} here now`
+    ? `live since ${when(found.started_at)} · ${plural(found.members.length, "member")} here now`
     : `ended ${when(found.ended_at)} · ${plural(found.message_count ?? 0, "message")}`;
   return el("li", { "data-id": found.session_id },
     el("a", { href: `#/group/${encodeURIComponent(found.session_id)}` }, found.name),
@@ -62,16 +47,11 @@ function messageItem(message) {
     el("span", { class: "muted" }, ` · ${when(message.sent_at)}`));
 }
 
-// The remembered sessions as they are now; those that are gone (404) are forgotten.
 function loadMine() {
-  return mine.load(async () => {
-    const found = await Promise.all(remembered().map(async (id) => {
-      try { return await call("GET", `/group-sessions/${encodeURIComponent(id)}`); } catch (error) {
-        if (error.status === 404) forgetSession(id);
-        return null;
-      }
-    }));
-    return { items: found.filter(Boolean), next_cursor: null };
+  return mine.load((cursor) => {
+    const query = new URLSearchParams({ limit: "20" });
+    if (cursor) query.set("cursor", cursor);
+    return call("GET", `/users/${encodeURIComponent(state.userId)}/group-sessions?${query}`);
   });
 }
 
@@ -87,7 +67,6 @@ async function openGroup(id) {
     loadMine();
     return;
   }
-  remember(found.session_id);
   if (found.status !== "active") { showTranscript(found); return; }
   if (group.session) await sendFrame({ event: "leave_group_session", session_id: group.session });
   group.meta = found;
@@ -165,7 +144,6 @@ $("create-form").addEventListener("submit", async (event) => {
   $("lobby-error").textContent = "";
   try {
     const created = await call("POST", "/group-sessions", { name: $("session-name").value, workout_type: $("session-type").value });
-    remember(created.session_id);
     location.hash = `#/group/${encodeURIComponent(created.session_id)}`;
   } catch (error) { $("lobby-error").textContent = error.message; }
 });

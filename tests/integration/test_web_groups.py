@@ -1,7 +1,8 @@
 """Group sessions in Chromium, on the two gateway replicas: one person starts a session and
 shares its invite link; another opens the link (signed out, so through the login form) and
 is in the session; they chat; the owner ends it, and both read its transcript. The session
-stays in each one's "your sessions"; to a stranger, the link of the ended session is 404."""
+stays in each one's "your sessions", which come from the server: a browser that never saw it
+lists it too; to a stranger, the link of the ended session is 404."""
 
 from __future__ import annotations
 
@@ -83,13 +84,31 @@ async def test_an_invite_link_opens_the_session_and_the_transcript_stays(
     await assert_accessible(second, "a transcript")
     await second.screenshot(path=str(tmp_path / "transcript.png"), full_page=True)  # to look at
 
-    # Remembered in each browser, as ended; the owner's list opens the transcript too.
+    # Listed for each, as ended; the owner's list opens the transcript too.
     await first.click('#nav a[data-area="groups"]')
     mine = first.locator(f'#mine li[data-id="{session_id}"]')
     await expect(mine).to_contain_text("Lunch intervals · HIIT · ended")
     await expect(mine).to_contain_text("2 messages")
     await mine.locator("a").click()
     await expect(first.locator("#transcript-messages li")).to_have_count(2)
+
+    # Another device (a fresh browser, its storage empty) lists it after signing in, with
+    # a live session of the owner's above it.
+    live = await api.post(
+        "/group-sessions", headers=ada.headers, json={"name": "Cool-down", "workout_type": "yoga"}
+    )
+    assert live.status_code == 201, live.text
+    device = await watch(browser)
+    await log_in(device.page, second_gateway.url, ada.email, "groups")
+    listed = device.page.locator("#mine li")
+    await expect(listed).to_have_count(2)
+    await expect(listed.nth(0)).to_contain_text("Cool-down · Yoga · live since")
+    await expect(listed.nth(1)).to_contain_text("Lunch intervals · HIIT · ended")
+    assert await device.page.evaluate("localStorage.length") == 0
+    await device.page.screenshot(path=str(tmp_path / "your-sessions.png"))  # to look at
+    await listed.nth(1).locator("a").click()
+    await expect(device.page.locator("#transcript-messages li")).to_have_count(2)
+    device.assert_stayed_home(second_gateway.url)
 
     # Someone who was not there: the ended session is not theirs to read.
     stranger = await watch(browser)

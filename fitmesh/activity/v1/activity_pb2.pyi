@@ -1265,6 +1265,64 @@ class ListGroupMessagesResponse(_message.Message):
 Global___ListGroupMessagesResponse: _TypeAlias = ListGroupMessagesResponse  # noqa: Y015
 
 @_typing.final
+class ListGroupSessionsRequest(_message.Message):
+    """ListGroupSessionsRequest asks for a page of the sessions a user took part in."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The user: the sessions they owned or joined."""
+    page_size: _builtins.int
+    """1-100; 0 means 20."""
+    page_token: _builtins.str
+    """next_page_token of the previous page; empty for the first."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListGroupSessionsRequest: _TypeAlias = ListGroupSessionsRequest  # noqa: Y015
+
+@_typing.final
+class ListGroupSessionsResponse(_message.Message):
+    """ListGroupSessionsResponse is one page of sessions, newest start first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """The next page, or empty on the last."""
+    @_builtins.property
+    def sessions(self) -> _containers.RepeatedCompositeFieldContainer[Global___GroupSession]:
+        """Summaries: `messages` and `exercise_updates` are left out, `message_count` is set."""
+
+    def __init__(
+        self,
+        *,
+        sessions: _abc.Iterable[Global___GroupSession] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "sessions", b"sessions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListGroupSessionsResponse: _TypeAlias = ListGroupSessionsResponse  # noqa: Y015
+
+@_typing.final
 class GetGroupSessionResponse(_message.Message):
     """GetGroupSessionResponse returns the archive."""
 

@@ -105,6 +105,11 @@ class ActivityServiceStub:
                 request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesRequest.SerializeToString,
                 response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesResponse.FromString,
                 _registered_method=True)
+        self.ListGroupSessions = channel.unary_unary(
+                '/fitmesh.activity.v1.ActivityService/ListGroupSessions',
+                request_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupSessionsRequest.SerializeToString,
+                response_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupSessionsResponse.FromString,
+                _registered_method=True)
 
 
 class ActivityServiceServicer:
@@ -231,6 +236,14 @@ class ActivityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListGroupSessions(self, request, context):
+        """ListGroupSessions pages through the archived sessions a user took part in (owned or
+        joined), newest start first: their summaries, without messages or exercise updates.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ActivityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -303,6 +316,11 @@ def add_ActivityServiceServicer_to_server(servicer, server):
                     servicer.ListGroupMessages,
                     request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesRequest.FromString,
                     response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesResponse.SerializeToString,
+            ),
+            'ListGroupSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGroupSessions,
+                    request_deserializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupSessionsRequest.FromString,
+                    response_serializer=fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupSessionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -684,6 +702,33 @@ class ActivityService:
             '/fitmesh.activity.v1.ActivityService/ListGroupMessages',
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesRequest.SerializeToString,
             fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGroupSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fitmesh.activity.v1.ActivityService/ListGroupSessions',
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupSessionsRequest.SerializeToString,
+            fitmesh_dot_activity_dot_v1_dot_activity__pb2.ListGroupSessionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

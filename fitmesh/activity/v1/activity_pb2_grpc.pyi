@@ -77,6 +77,10 @@ class ActivityServiceStub:
     """ListGroupMessages reads an archived session's chat, oldest first, cursor paged; only
     for someone who took part (NOT_FOUND for anyone else).
     """
+    ListGroupSessions: _aio.UnaryUnaryMultiCallable[_activity_pb2.ListGroupSessionsRequest, _activity_pb2.ListGroupSessionsResponse]
+    """ListGroupSessions pages through the archived sessions a user took part in (owned or
+    joined), newest start first: their summaries, without messages or exercise updates.
+    """
 
 class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
     """ActivityService owns workouts, statistics and the group-session archive."""
@@ -224,6 +228,16 @@ class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _abc.Awaitable[_activity_pb2.ListGroupMessagesResponse]:
         """ListGroupMessages reads an archived session's chat, oldest first, cursor paged; only
         for someone who took part (NOT_FOUND for anyone else).
+        """
+
+    @_abc_1.abstractmethod
+    def ListGroupSessions(
+        self,
+        request: _activity_pb2.ListGroupSessionsRequest,
+        context: _aio.ServicerContext[_activity_pb2.ListGroupSessionsRequest, _abc.Awaitable[_activity_pb2.ListGroupSessionsResponse]],
+    ) -> _abc.Awaitable[_activity_pb2.ListGroupSessionsResponse]:
+        """ListGroupSessions pages through the archived sessions a user took part in (owned or
+        joined), newest start first: their summaries, without messages or exercise updates.
         """
 
 def add_ActivityServiceServicer_to_server(servicer: ActivityServiceServicer, server: _aio.Server) -> None: ...
