@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench import cpu, ladder, profile, report
+from bench import cpu, ladder, profile, report, webhooks
 from bench.rest import combine
 from bench.tools import Load, percentile, ratio
 
@@ -406,3 +406,18 @@ def test_the_health_section_has_its_own_table_and_flat_headlines(tmp_path: Path)
 
 def test_no_health_section_when_it_was_not_measured() -> None:
     assert "### Health metrics" not in report.markdown(_results())
+
+
+def test_webhook_figures_pool_every_round_of_a_side() -> None:
+    first = webhooks.Run(2, 0, [10.0, 11.0, 12.0, 13.0], [[10.0, 11.0], [12.0, 13.0]], 2.0)
+    second = webhooks.Run(2, 1, [50.0, 20.0], [[50.0], [20.0]], 2.0)
+    figures = webhooks._figures([first, second])
+    assert figures["workouts"] == 4
+    assert figures["workout_errors"] == 1
+    assert figures["deliveries_expected"] == 2 * 2 + 1 * 2
+    assert figures["deliveries_received"] == 6
+    assert figures["max_ms"] == 50.0
+    assert figures["p99_ms"] == 50.0  # the second round's worst is the side's
+    assert figures["per_round_p99_ms"] == [13.0, 50.0]
+    assert figures["per_receiver_p99_ms"] == [50.0, 20.0]  # each receiver over both rounds
+    assert figures["deliveries_per_second"] == 1.5
