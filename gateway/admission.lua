@@ -12,7 +12,9 @@
 -- ARGV[2]: the cache hash field ('' for a plain string key), when a cached read is asked;
 -- ARGV[3]: '1' when this replica owes the cache a new generation: moved on before anything.
 -- Returns one {allowed, previous count, previous pttl, current count, current pttl} per
--- limit applied, then the cached value or false, then the generation read or false.
+-- limit applied, then the cached value or false, then the generation read or false, then
+-- the entry's version ('' when it was never forgotten; a put checks it: cachekeys.PUT_LUA)
+-- or false.
 
 local spec = {}
 for word in string.gmatch(ARGV[1], '%S+') do
@@ -56,12 +58,15 @@ for i = 1, n do
   if not allowed then
     out[i + 1] = false
     out[i + 2] = current_generation
+    out[i + 3] = false
     return out
   end
 end
 
 local cached = false
+local version = false
 if reading then
+  version = redis.call('get', KEYS[2 * n + 2] .. ':v') or ''
   local key = KEYS[2 * n + 2] .. ':g' .. current_generation
   if ARGV[2] == '' then
     cached = redis.call('get', key)
@@ -71,4 +76,5 @@ if reading then
 end
 out[n + 1] = cached
 out[n + 2] = current_generation
+out[n + 3] = version
 return out

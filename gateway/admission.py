@@ -27,7 +27,7 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.exceptions import RedisError
 
-from gateway.cache import Debt, connection_lost
+from gateway.cache import Debt, Seen, connection_lost
 from servicekit.cachekeys import GENERATION, GENERATION_LUA
 
 SCRIPT = GENERATION_LUA + (Path(__file__).parent / "admission.lua").read_text()
@@ -112,11 +112,20 @@ class CacheRead:
 class Admission:
     """The limits applied, in order (the first refusal stops the rest), and the cached
     answer when every limit allowed the request and one was asked for, with the cache
-    generation it was read in (None when Redis did not answer: nothing is to be stored)."""
+    generation it was read in and the entry's version (None when Redis did not answer:
+    nothing is to be stored)."""
 
     verdicts: tuple[Verdict, ...]
     cached: bytes | None = None
     generation: str | None = None
+    version: str | None = None
+
+    @property
+    def seen(self) -> Seen | None:
+        """What a put of the answer must match; None when the read did not happen."""
+        if self.generation is None or self.version is None:
+            return None
+        return Seen(self.generation, self.version)
 
     @property
     def refused(self) -> Verdict | None:
@@ -171,7 +180,7 @@ class Admitter:
         reply: list[Any] = await self.script(keys=keys, args=args)
         if owed:
             self.debt.settle(owed)
-        *windows, cached, generation = reply
+        *windows, cached, generation, version = reply
         verdicts = tuple(
             Verdict.from_window(
                 limit.rule.item,
@@ -185,9 +194,7 @@ class Admitter:
                 limits, windows, strict=False
             )
         )
-        if isinstance(generation, bytes):
-            generation = generation.decode()
-        return Admission(verdicts, cached or None, generation or None)
+        return Admission(verdicts, cached or None, _text(generation), _text(version))
 
     async def _local(self, limits: list[Limit]) -> tuple[Verdict, ...]:
         verdicts: list[Verdict] = []
@@ -200,3 +207,10 @@ class Admitter:
             if not allowed:
                 break
         return tuple(verdicts)
+
+
+def _text(value: bytes | str | None) -> str | None:
+    """A string the script returned; None for its false (Redis nil)."""
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else value

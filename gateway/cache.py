@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import pybreaker
@@ -35,7 +36,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from gateway.breakers import make_breaker
-from servicekit.cachekeys import BUMP_LUA, GENERATION, Generations, entry_key
+from servicekit.cachekeys import (
+    BUMP_LUA,
+    GENERATION,
+    PUT_LUA,
+    Generations,
+    entry_key,
+    version_key,
+)
 
 T = TypeVar("T")
 log = structlog.get_logger("cache")
@@ -61,6 +69,15 @@ def connection_lost(exc: BaseException) -> bool:
 
 def redis_breaker(failures: int, window: float, cooldown: float) -> pybreaker.CircuitBreaker:
     return make_breaker("redis", failures, window, cooldown, redis_fault)
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What a cached read found of its entry: the cache generation, and the entry's version
+    ('' when it was never forgotten)."""
+
+    generation: str
+    version: str
 
 
 class Debt:
@@ -146,6 +163,7 @@ class Cache:
         self.breaker = breaker
         self.timeout = timeout
         self.generations = Generations(redis)
+        self._put = redis.register_script(PUT_LUA)
         self.debt = Debt()
         breaker.add_listener(_OweWhenOpen(self.debt))
 
@@ -161,20 +179,15 @@ class Cache:
             return default
 
     async def put(
-        self, name: str, generation: str, body: bytes, ttl: int, field: str | None = None
+        self, name: str, seen: Seen, body: bytes, ttl: int, field: str | None = None
     ) -> None:
         """Store an entry in the generation its read found (a bump since makes it unreachable,
-        as it should: the answer was loaded before)."""
-        key = entry_key(name, generation)
+        as it should: the answer was loaded before), unless the entry was forgotten since
+        that read (its version moved on: the answer may be older than the change)."""
 
         async def write() -> None:
-            if field is None:
-                await self.redis.set(key, body, ex=ttl)
-                return
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(key, field, body)
-                pipe.expire(key, ttl, nx=True)
-                await pipe.execute()
+            keys = [entry_key(name, seen.generation), version_key(name)]
+            await self._put(keys=keys, args=[seen.version, body, ttl, field or ""])
 
         await self.guarded(write, None)
 

@@ -141,13 +141,13 @@ class CachedRead:
     async def answer(self, load: Callable[[], Awaitable[BaseModel]]) -> Response:
         """The cached bytes as they are, or the loaded answer, cached (for the lifetime the
         settings give this kind, in the generation the read found) as the bytes sent."""
-        body, generation = self.admission.cached, self.admission.generation
+        body, seen = self.admission.cached, self.admission.seen
         LOOKUPS.labels(self.kind, "hit" if body is not None else "miss").inc()
         if body is None:
             body = (await load()).model_dump_json().encode()
-            if generation is not None:  # else Redis did not answer the read
+            if seen is not None:  # else Redis did not answer the read
                 ttl = getattr(self.svc.settings, f"cache_{self.kind}_seconds")
-                await self.svc.cache.put(self.entry.name, generation, body, ttl, self.entry.field)
+                await self.svc.cache.put(self.entry.name, seen, body, ttl, self.entry.field)
         return Response(body, media_type="application/json")
 
 

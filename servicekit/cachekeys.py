@@ -6,7 +6,12 @@ entry written before unreachable at once (they expire by their lifetimes), which
 forget that could not reach Redis is made good once Redis is back: the process that failed
 to forget bumps before anything else. Services that change a user's data outside a gateway
 request (goal progress from events) forget the entry with `Generations.forget`, which reads
-the generation and deletes in one round trip; when that fails they bump too."""
+the generation and deletes in one round trip; when that fails they bump too.
+
+Each entry also has a version, moved on by every forget, which its read returns beside the
+answer: a put stores only if the version is still the one read. A read that missed, loaded
+an answer, and was overtaken by a change and its forget thus stores nothing, rather than an
+answer older than the change for the entry's whole lifetime."""
 
 from __future__ import annotations
 
@@ -31,17 +36,44 @@ local function generation(key, bump)
 end
 """
 
-# KEYS[1]: the generation; KEYS[2..]: entry names. Without a generation there is no entry.
-FORGET_LUA = """
+# How long an entry's version outlives its last forget: far longer than any read takes
+# from its lookup to its put (a version gone makes a put with one seen before refused).
+VERSION_SECONDS = 3600
+
+# KEYS[1]: the generation; KEYS[2..]: entry names. Each entry's version moves on, so a put
+# of an answer read before this forget is refused (`PUT_LUA`); without a generation there
+# is no entry to delete.
+FORGET_LUA = f"""
+for i = 2, #KEYS do
+  redis.call('incr', KEYS[i] .. ':v')
+  redis.call('expire', KEYS[i] .. ':v', {VERSION_SECONDS})
+end
 local current = redis.call('get', KEYS[1])
 if not current then
   return 0
 end
-local keys = {}
+local keys = {{}}
 for i = 2, #KEYS do
   keys[#keys + 1] = KEYS[i] .. ':g' .. current
 end
 return redis.call('del', unpack(keys))
+"""
+
+# KEYS[1]: the entry's key in the generation its read found; KEYS[2]: its version key.
+# ARGV: the version the read found ('' for none), the body, the lifetime in seconds, the
+# hash field ('' for a plain key). Stored only if no forget came since the read (1), so an
+# answer loaded before a change never outlives the change's forget (0).
+PUT_LUA = """
+if (redis.call('get', KEYS[2]) or '') ~= ARGV[1] then
+  return 0
+end
+if ARGV[4] == '' then
+  redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3])
+else
+  redis.call('hset', KEYS[1], ARGV[4], ARGV[2])
+  redis.call('expire', KEYS[1], ARGV[3], 'NX')
+end
+return 1
 """
 
 BUMP_LUA = GENERATION_LUA + "return generation(KEYS[1], true)\n"
@@ -50,6 +82,12 @@ BUMP_LUA = GENERATION_LUA + "return generation(KEYS[1], true)\n"
 def entry_key(name: str, generation: str) -> str:
     """The Redis key of an entry in a generation (the Lua scripts compose the same)."""
     return f"{name}:g{generation}"
+
+
+def version_key(name: str) -> str:
+    """The key of an entry's version: how many times it was forgotten, whatever the
+    generation (the Lua scripts compose the same)."""
+    return f"{name}:v"
 
 
 class Generations:

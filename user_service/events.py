@@ -17,7 +17,6 @@ cache to a new generation before anything else (servicekit.cachekeys)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import uuid
@@ -76,13 +75,6 @@ class GoalProgressConsumer(StreamConsumer):
         self.workout_goals = WorkoutGoals(store, scoring, settings.scoring_deadline_seconds)
         self.cache = Generations(redis)
         self.owes_generation = False
-        self._forget_later: set[asyncio.Task[None]] = set()
-
-    async def stop(self) -> None:
-        await super().stop()
-        for task in list(self._forget_later):
-            task.cancel()
-        await asyncio.gather(*self._forget_later, return_exceptions=True)
 
     async def step(self) -> None:
         if self.owes_generation:
@@ -110,22 +102,11 @@ class GoalProgressConsumer(StreamConsumer):
             else:
                 applied = await self.workout_goals.apply(event, user_id)
             if applied:
-                await self._forget_cached_goals(event.user_id)
+                # Its version moves on too: a gateway read that loaded the goals before
+                # this stores nothing after it (servicekit.cachekeys).
+                await self._forget_goals(event.user_id)
             await self.redis.xack(stream, self.settings.consumer_group, entry_id)
             log.info("event_processed", entry_id=entry_id, duplicate=not applied)
-
-    async def _forget_cached_goals(self, user_id: str) -> None:
-        await self._forget_goals(user_id)
-        # A gateway read that loaded the goals before they moved may store them after this
-        # forget: forgotten again once every such read is over, the stale answer lives that
-        # long at most rather than its whole lifetime.
-        later = asyncio.create_task(self._forget_goals_later(user_id))
-        self._forget_later.add(later)
-        later.add_done_callback(self._forget_later.discard)
-
-    async def _forget_goals_later(self, user_id: str) -> None:
-        await asyncio.sleep(self.settings.cache_forget_again_seconds)
-        await self._forget_goals(user_id)
 
     async def _forget_goals(self, user_id: str) -> None:
         try:

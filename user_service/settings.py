@@ -34,10 +34,6 @@ class UserSettings(ServiceSettings):
     consumer_name: str = ""
     consumer_claim_idle_ms: int = Field(default=30_000, ge=100)
     consumer_block_ms: int = Field(default=1_000, ge=10)
-    # A goal moved by an event is forgotten in the gateway's cache twice: at once, and
-    # this long after, when any gateway read that began before the first forget (bounded
-    # by the gateway's backend deadline, 3 s by default) has stored what it loaded.
-    cache_forget_again_seconds: float = Field(default=5.0, gt=0, le=60)
 
     # Webhooks (user_service/webhook_*.py; README "Webhooks").
     # Receivers must be https and on the public internet; http, and the networks named

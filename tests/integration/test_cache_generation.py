@@ -49,10 +49,12 @@ async def test_a_bump_makes_every_entry_written_before_unreachable(
 
     first = await admitter.admit(limits, profile)
     assert first.cached is None
-    assert first.generation is not None
-    before = first.generation
-    await cache.put(profile.name, before, b'{"w": 64}', 60)
-    await cache.put(goals.name, before, b'{"items": []}', 60, goals.field)
+    assert first.seen is not None
+    before = first.seen.generation
+    await cache.put(profile.name, first.seen, b'{"w": 64}', 60)
+    goals_seen = (await admitter.admit(limits, goals)).seen
+    assert goals_seen is not None
+    await cache.put(goals.name, goals_seen, b'{"items": []}', 60, goals.field)
     assert (await admitter.admit(limits, profile)).cached == b'{"w": 64}'
     assert (await admitter.admit(limits, goals)).cached == b'{"items": []}'
 
@@ -71,9 +73,9 @@ async def test_forget_deletes_the_entry_of_the_current_generation(
     cache, admitter = _parts(client)
     limits = [Limit(admitter.ip, "127.0.0.1")]
     read = CacheRead(profile_key("u2"))
-    generation = (await admitter.admit(limits, read)).generation
-    assert generation is not None
-    await cache.put(read.name, generation, b"{}", 60)
+    seen = (await admitter.admit(limits, read)).seen
+    assert seen is not None
+    await cache.put(read.name, seen, b"{}", 60)
     await cache.forget(read.name)
     assert (await admitter.admit(limits, read)).cached is None
     assert cache.debt.owed == 0
@@ -82,6 +84,31 @@ async def test_forget_deletes_the_entry_of_the_current_generation(
     await client.flushall()
     await cache.forget(read.name)
     assert await client.get(GENERATION) is None
+
+
+async def test_an_answer_read_before_a_forget_is_not_stored_after_it(
+    client: aioredis.Redis,
+) -> None:
+    """The race a version closes: a read misses and loads; meanwhile the data changes and
+    its forget runs; then the read's put comes. It must store nothing, or the answer from
+    before the change would be served for the entry's whole lifetime."""
+    cache, admitter = _parts(client)
+    limits = [Limit(admitter.ip, "127.0.0.1")]
+    for read in (CacheRead(profile_key("u5")), CacheRead(goals_key("u5"), "page:20:")):
+        late = (await admitter.admit(limits, read)).seen
+        assert late is not None
+        await Generations(client).forget(read.name)  # a service's forget, between the two
+        await cache.put(read.name, late, b'{"old": true}', 60, read.field)
+        assert (await admitter.admit(limits, read)).cached is None
+
+        # A read after the forget stores, and is read back; the next forget takes it.
+        fresh = (await admitter.admit(limits, read)).seen
+        assert fresh is not None
+        assert fresh.version != late.version
+        await cache.put(read.name, fresh, b'{"new": true}', 60, read.field)
+        assert (await admitter.admit(limits, read)).cached == b'{"new": true}'
+        await cache.forget(read.name)
+        assert (await admitter.admit(limits, read)).cached is None
 
 
 async def test_a_redis_that_lost_its_data_never_reuses_a_generation(
@@ -108,9 +135,10 @@ async def test_a_failed_forget_is_owed_and_the_next_read_pays_before_reading(
     cache, admitter = _parts(client)
     limits = [Limit(admitter.ip, "127.0.0.1")]
     read = CacheRead(profile_key("u4"))
-    before = (await admitter.admit(limits, read)).generation
-    assert before is not None
-    await cache.put(read.name, before, b'{"w": 64}', 60)
+    seen = (await admitter.admit(limits, read)).seen
+    assert seen is not None
+    before = seen.generation
+    await cache.put(read.name, seen, b'{"w": 64}', 60)
 
     await client.client_pause(1000, all=False)  # writes wait: the forget times out
     await cache.forget(read.name)
