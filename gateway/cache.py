@@ -202,6 +202,17 @@ class Cache:
         if not await self.guarded(forget, False):
             self.debt.owe()
 
+    async def erase(self, *names: str) -> None:
+        """Forget the entries of an account that is gone (`Generations.erase`); when that
+        fails, owe a new generation."""
+
+        async def erase() -> bool:
+            await self.generations.erase(*names)
+            return True
+
+        if not await self.guarded(erase, False):
+            self.debt.owe()
+
     async def delete(self, *keys: str) -> None:
         """Delete plain keys (not cache entries), if Redis answers."""
 

@@ -1,8 +1,9 @@
-"""Forgets cached statistics, goals and insights when a workout completes anywhere (workouts scored
-late, workouts ended by another replica). Every gateway replica is a consumer of one
-group, so each event is handled once for the shared cache. A forget goes through the
-replica's cache: when it fails, the replica owes a new cache generation (gateway.cache), so
-the event is acknowledged all the same and nothing stale outlives Redis's return."""
+"""Forgets cached workout lists, statistics, goals and insights when a workout completes,
+changes or goes anywhere (workouts scored late, ended by another replica, imported). Every
+gateway replica is a consumer of one group, so each event is handled once for the shared
+cache. A forget goes through the replica's cache: when it fails, the replica owes a new
+cache generation (gateway.cache), so the event is acknowledged all the same and nothing
+stale outlives Redis's return."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from gateway.cache import Cache
 from servicekit.background import Background
-from servicekit.cachekeys import goals_key, insights_key, statistics_key
+from servicekit.cachekeys import goals_key, insights_key, statistics_key, workouts_key
 from servicekit.events import WORKOUTS_STREAM
 
 log = structlog.get_logger("invalidation")
@@ -70,7 +71,8 @@ class CacheInvalidator:
         if not entries:
             return
         users = {fields.get("user_id") for _, fields in entries if fields}
-        keys = [k for u in users if u for k in (statistics_key(u), goals_key(u), insights_key(u))]
+        kinds = (workouts_key, statistics_key, goals_key, insights_key)
+        keys = [kind(u) for u in users if u for kind in kinds]
         if keys:
             await self.cache.forget(*keys)
         await self.redis.xack(WORKOUTS_STREAM, GROUP, *[entry_id for entry_id, _ in entries])

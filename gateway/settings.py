@@ -46,6 +46,8 @@ class GatewaySettings(BaseSettings):
     cache_profile_seconds: int = 24 * 3600
     cache_statistics_seconds: int = 5 * 60
     cache_goals_seconds: int = 3600
+    # Every change forgets a user's lists; the lifetime bounds a start made over gRPC alone.
+    cache_workouts_seconds: int = 5 * 60
     # Written data forgets these, so a reader sees its writes; the lifetime bounds the rest.
     cache_health_seconds: int = 3600
     cache_insights_seconds: int = 3600

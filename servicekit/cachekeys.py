@@ -59,6 +59,27 @@ end
 return redis.call('del', unpack(keys))
 """
 
+# How long the versions of an erased account's entries stay, as a mark that holds nothing
+# of it: past any read's deadline, so no put of a read begun before lands after.
+ERASED_MS = 120_000
+
+# KEYS[1]: the generation; KEYS[2..]: entry names of an account that is erased. Like
+# FORGET_LUA, but each version becomes a mark no read has seen, that goes by itself.
+ERASE_LUA = f"""
+for i = 2, #KEYS do
+  redis.call('set', KEYS[i] .. ':v', 'erased', 'PX', {ERASED_MS})
+end
+local current = redis.call('get', KEYS[1])
+if not current then
+  return 0
+end
+local keys = {{}}
+for i = 2, #KEYS do
+  keys[#keys + 1] = KEYS[i] .. ':g' .. current
+end
+return redis.call('del', unpack(keys))
+"""
+
 # KEYS[1]: the entry's key in the generation its read found; KEYS[2]: its version key.
 # ARGV: the version the read found ('' for none), the body, the lifetime in seconds, the
 # hash field ('' for a plain key). Stored only if no forget came since the read (1), so an
@@ -96,10 +117,16 @@ class Generations:
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self._forget = redis.register_script(FORGET_LUA)
+        self._erase = redis.register_script(ERASE_LUA)
         self._bump = redis.register_script(BUMP_LUA)
 
     async def forget(self, *names: str) -> None:
         await self._forget(keys=[GENERATION, *names])
+
+    async def erase(self, *names: str) -> None:
+        """Forget the entries of an account that is gone, leaving no key that names it
+        for longer than `ERASED_MS`."""
+        await self._erase(keys=[GENERATION, *names])
 
     async def bump(self) -> str:
         """Move the generation on: every entry cached so far is unreachable."""
@@ -129,3 +156,20 @@ def insights_key(user_id: str) -> str:
     """A hash: one field per cached insights answer. Metrics, meals, workouts and the
     profile feed the rules, so a write of any of them forgets it."""
     return f"fitmesh:cache:insights:{user_id}"
+
+
+def workouts_key(user_id: str) -> str:
+    """A hash: one field per cached page of the user's workouts (its query)."""
+    return f"fitmesh:cache:workouts:{user_id}"
+
+
+def of_user(user_id: str) -> tuple[str, ...]:
+    """Every cache entry of a user's, as an erasure forgets them."""
+    return (
+        profile_key(user_id),
+        statistics_key(user_id),
+        goals_key(user_id),
+        health_key(user_id),
+        insights_key(user_id),
+        workouts_key(user_id),
+    )

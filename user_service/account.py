@@ -127,13 +127,7 @@ class Account:
         log.info("account_erased")  # no id: the log keeps nothing of who it was
 
     async def _scrub_redis(self, user_id: str) -> None:
-        await cachekeys.Generations(self.redis).forget(
-            cachekeys.profile_key(user_id),
-            cachekeys.statistics_key(user_id),
-            cachekeys.goals_key(user_id),
-            cachekeys.health_key(user_id),
-            cachekeys.insights_key(user_id),
-        )
+        await cachekeys.Generations(self.redis).erase(*cachekeys.of_user(user_id))
         async for key in self.redis.scan_iter(f"fitmesh:idempotency:*{user_id}*", SCAN_BATCH):
             await self.redis.delete(key)
         for stream in (WORKOUTS_STREAM, HEALTH_STREAM, GOALS_STREAM):

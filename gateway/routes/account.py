@@ -14,13 +14,7 @@ from gateway import bodies
 from gateway.audit import audited
 from gateway.deps import Authenticated, Svc, client_ip
 from gateway.errors import ApiError
-from servicekit.cachekeys import (
-    goals_key,
-    health_key,
-    insights_key,
-    profile_key,
-    statistics_key,
-)
+from servicekit.cachekeys import of_user
 
 router = APIRouter(tags=["your data"])
 log = structlog.get_logger("account")
@@ -95,11 +89,5 @@ async def erase(
         if error.status == 403:
             await svc.lockout.failed(account, ip)
         raise
-    await svc.cache.forget(
-        profile_key(user_id),
-        statistics_key(user_id),
-        goals_key(user_id),
-        health_key(user_id),
-        insights_key(user_id),
-    )
+    await svc.cache.erase(*of_user(user_id))
     return Response(status_code=204)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from gateway import bodies, idempotency, responses
 from gateway.audit import audited
@@ -12,10 +12,20 @@ from gateway.deps import Authenticated, CachedRead, CachedReadOf, Svc
 from gateway.errors import PRECONDITIONS, bad_request
 from gateway.etags import etag, expected_versions
 from gateway.routes.users import Cursor, IdempotencyKey, Limit
-from servicekit.cachekeys import insights_key, statistics_key
+from gateway.state import Services
+from servicekit.cachekeys import insights_key, statistics_key, workouts_key
 
 router = APIRouter(tags=["workouts"])
+
+
+def _page(request: Request) -> str:
+    """The field of a page of workouts in the user's entry: its whole query."""
+    q = request.query_params
+    return ":".join(q.get(name, "") for name in ("limit", "cursor", "from", "to", "type"))
+
+
 StatisticsRead = Annotated[CachedRead, Depends(CachedReadOf("statistics", statistics_key))]
+WorkoutsRead = Annotated[CachedRead, Depends(CachedReadOf("workouts", workouts_key, _page))]
 IfMatch = Annotated[
     str | None,
     Header(
@@ -28,6 +38,12 @@ Week = Annotated[
     str | None,
     Query(pattern=r"^\d{4}-W\d{2}$", max_length=8, description="ISO week, e.g. 2026-W47"),
 ]
+
+
+async def _forget(svc: Services, user_id: str) -> None:
+    """What a change of the user's workouts changes: their lists, statistics and insights
+    (goals move when the user service takes the change's event, which forgets them)."""
+    await svc.cache.forget(workouts_key(user_id), statistics_key(user_id), insights_key(user_id))
 
 
 @router.post("/workouts/start", status_code=201, response_model=responses.WorkoutStarted)
@@ -43,7 +59,12 @@ async def start(
         # The client's key when it gave one, so even a repeat that misses the Redis record
         # (Redis down or flushed) stores nothing twice, and one with another body is
         # refused; gRPC's retries are safe either way.
-        return await svc.clients.activity.start(caller.user_id, body.workout_type, athlete, attempt)
+        started = await svc.clients.activity.start(
+            caller.user_id, body.workout_type, athlete, attempt
+        )
+        # The running workout heads the lists from now on.
+        await svc.cache.forget(workouts_key(caller.user_id))
+        return started
 
     return await idempotency.once(
         svc.cache, key, f"start:{caller.user_id}", body, svc.settings.idempotency_ttl_seconds, run
@@ -58,7 +79,7 @@ async def end(
     workout = await svc.clients.activity.end(
         caller.user_id, session_id, body or bodies.WorkoutEnd()
     )
-    await svc.cache.forget(statistics_key(caller.user_id), insights_key(caller.user_id))
+    await _forget(svc, caller.user_id)
     return workout
 
 
@@ -70,7 +91,7 @@ async def log_workout(
     async def run(attempt: idempotency.Attempt) -> responses.WorkoutResponse:
         athlete = await svc.clients.users.athlete(caller.user_id)
         workout = await svc.clients.activity.log(caller.user_id, body, athlete, attempt)
-        await svc.cache.forget(statistics_key(caller.user_id), insights_key(caller.user_id))
+        await _forget(svc, caller.user_id)
         return workout
 
     return await idempotency.once(
@@ -122,8 +143,7 @@ async def edit_workout(
     if not body.model_fields_set:
         raise bad_request("name at least one field to change")
     workout = await svc.clients.activity.update(caller.user_id, session_id, body, versions)
-    # Goals move when the user service takes the change's event, which forgets them.
-    await svc.cache.forget(statistics_key(caller.user_id), insights_key(caller.user_id))
+    await _forget(svc, caller.user_id)
     response.headers["ETag"] = etag(workout.version)
     return workout
 
@@ -138,7 +158,7 @@ async def delete_workout(
     notifications). `If-Match` as for PATCH."""
     versions = expected_versions(if_match)
     await svc.clients.activity.delete(caller.user_id, session_id, versions)
-    await svc.cache.forget(statistics_key(caller.user_id), insights_key(caller.user_id))
+    await _forget(svc, caller.user_id)
     return Response(status_code=204)
 
 
@@ -146,16 +166,18 @@ async def delete_workout(
 @audited("read", "workouts")
 async def list_workouts(
     user_id: str,
-    caller: Authenticated,
-    svc: Svc,
+    read: WorkoutsRead,
     limit: Limit = 20,
     cursor: Cursor = None,
     from_: Annotated[bodies.Instant | None, Query(alias="from")] = None,
     to: bodies.Instant | None = None,
     type_: Annotated[bodies.WorkoutType | None, Query(alias="type")] = None,
-) -> responses.WorkoutPage:
-    caller.owns(user_id)
-    return await svc.clients.activity.workouts(user_id, limit, cursor, from_, to, type_)
+) -> Response:
+    """Your workouts, newest first, the running one included; answered from the shared
+    cache until one of them changes (any start, end, log, edit, deletion or import)."""
+    read.caller.owns(user_id)
+    activity = read.svc.clients.activity
+    return await read.answer(lambda: activity.workouts(user_id, limit, cursor, from_, to, type_))
 
 
 @router.get("/users/{user_id}/statistics", response_model=responses.Statistics)

@@ -276,12 +276,16 @@ async def test_erasure_asks_the_password_and_leaves_nothing_anywhere(
     for meeting in (ended, live):
         assert await _traces_in_mongo(mongo_url, database, meeting.guest_said) == []
         await _only_the_host_is_left(api, other, meeting)
-    # Only the rate limiter's counters of the last requests are left: counts with no content,
-    # gone within two windows of a minute.
+    # Only the rate limiter's counters of the last requests are left, and the cache's marks
+    # that its entries were erased (so no answer loaded before is stored after): no content,
+    # gone within two minutes.
     redis = aioredis.from_url(redis_server.url, decode_responses=True)
     try:
         for key in await _traces_in_redis(redis_server.url, me.user_id):
-            assert key.startswith("fitmesh:ratelimit:"), key
+            mark = key.startswith("fitmesh:cache:") and key.endswith(":v")
+            assert key.startswith("fitmesh:ratelimit:") or mark, key
+            if mark:
+                assert await redis.get(key) == "erased", key
             assert 0 < await redis.pttl(key) <= 120_000, key
     finally:
         await redis.aclose()
