@@ -41,6 +41,7 @@ from gateway.settings import GatewaySettings
 from gateway.state import Services
 from gateway.tickets import Tickets
 from servicekit import tracing
+from servicekit.heap import freeze_startup_objects
 from servicekit.revocations import RevokedSessions
 
 DESCRIPTION = """
@@ -121,6 +122,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         invalidator.start()
         sweeper = asyncio.create_task(live.sweep_forever(settings.group_idle_seconds))
         debts = asyncio.create_task(cache.pay_debts())
+        freeze_startup_objects()
         try:
             yield
         finally:

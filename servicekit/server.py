@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 from servicekit import servicetokens, tracing
+from servicekit.heap import freeze_startup_objects
 from servicekit.interceptors import ObservabilityInterceptor
 from servicekit.keys import MissingKeyError
 from servicekit.logs import configure_logging
@@ -148,6 +149,7 @@ async def serve(service: Service, settings: ServiceSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await running.start()
+    freeze_startup_objects()
     await stop.wait()
     await running.stop()
     tracing.shutdown()
