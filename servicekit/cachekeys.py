@@ -40,24 +40,31 @@ end
 # from its lookup to its put (a version gone makes a put with one seen before refused).
 VERSION_SECONDS = 3600
 
-# KEYS[1]: the generation; KEYS[2..]: entry names. Each entry's version moves on, so a put
-# of an answer read before this forget is refused (`PUT_LUA`); without a generation there
-# is no entry to delete.
-FORGET_LUA = f"""
-for i = 2, #KEYS do
-  redis.call('incr', KEYS[i] .. ':v')
-  redis.call('expire', KEYS[i] .. ':v', {VERSION_SECONDS})
-end
+# The end of a forget: the entries KEYS[2..] of the generation KEYS[1] deleted (without a
+# generation there is no entry); returns how many there were.
+_DELETE_ENTRIES = """
 local current = redis.call('get', KEYS[1])
 if not current then
   return 0
 end
-local keys = {{}}
+local keys = {}
 for i = 2, #KEYS do
   keys[#keys + 1] = KEYS[i] .. ':g' .. current
 end
 return redis.call('del', unpack(keys))
 """
+
+# KEYS[1]: the generation; KEYS[2..]: entry names. Each entry's version moves on, so a put
+# of an answer read before this forget is refused (`PUT_LUA`).
+FORGET_LUA = (
+    f"""
+for i = 2, #KEYS do
+  redis.call('incr', KEYS[i] .. ':v')
+  redis.call('expire', KEYS[i] .. ':v', {VERSION_SECONDS})
+end
+"""
+    + _DELETE_ENTRIES
+)
 
 # How long the versions of an erased account's entries stay, as a mark that holds nothing
 # of it: past any read's deadline, so no put of a read begun before lands after.
@@ -65,20 +72,14 @@ ERASED_MS = 120_000
 
 # KEYS[1]: the generation; KEYS[2..]: entry names of an account that is erased. Like
 # FORGET_LUA, but each version becomes a mark no read has seen, that goes by itself.
-ERASE_LUA = f"""
+ERASE_LUA = (
+    f"""
 for i = 2, #KEYS do
   redis.call('set', KEYS[i] .. ':v', 'erased', 'PX', {ERASED_MS})
 end
-local current = redis.call('get', KEYS[1])
-if not current then
-  return 0
-end
-local keys = {{}}
-for i = 2, #KEYS do
-  keys[#keys + 1] = KEYS[i] .. ':g' .. current
-end
-return redis.call('del', unpack(keys))
 """
+    + _DELETE_ENTRIES
+)
 
 # KEYS[1]: the entry's key in the generation its read found; KEYS[2]: its version key.
 # ARGV: the version the read found ('' for none), the body, the lifetime in seconds, the
