@@ -31,6 +31,7 @@ def test_a_token_round_trips_in_utc() -> None:
         token("1969-12-31T23:59:59+00:00"),
         token("2026-11-30T10:00:00"),  # no offset
         token("2026-11-30T10:00:00+00:00", key=7),
+        token("2026-11-30T10:00:00+00:00", key="w\x001"),  # no id holds a NUL
         "not base64 at all!",
         base64.urlsafe_b64encode(b"[1, 2]").decode(),
     ],
