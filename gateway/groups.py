@@ -16,6 +16,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from servicekit.groupkeys import SESSION_PREFIX, taking_part
+
 LOG_MAX = 20_000
 ENDED_TTL = 7 * 24 * 3600
 
@@ -33,7 +35,7 @@ def channel(session_id: str) -> str:
 
 
 def _keys(session_id: str) -> dict[str, str]:
-    base = f"fitmesh:group:{session_id}"
+    base = f"{SESSION_PREFIX}{session_id}"
     return {
         "meta": base,
         "conns": f"{base}:conns",
@@ -44,11 +46,6 @@ def _keys(session_id: str) -> dict[str, str]:
 
 
 IDLE = "fitmesh:groups:idle"
-
-
-def taking_part(user_id: str) -> str:
-    """The set of the live sessions a user owns or joined."""
-    return f"fitmesh:groups:of:{user_id}"
 
 
 def now_iso() -> str:

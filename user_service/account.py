@@ -27,7 +27,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 import structlog
 
-from servicekit import cachekeys
+from servicekit import cachekeys, groupkeys
 from servicekit.errors import NotFound, PermissionDenied, Unavailable
 from servicekit.events import GOALS_STREAM, HEALTH_STREAM, WORKOUTS_STREAM
 from user_service import audit_store
@@ -137,9 +137,10 @@ class Account:
     async def _scrub_groups(self, user_id: str) -> None:
         """Live group sessions (gateway/groups.py): those the user owned go whole; in the
         others, their sockets' count, their membership and their updates go; and the set of
-        the live sessions they took part in (`taking_part` there)."""
-        await self.redis.delete(f"fitmesh:groups:of:{user_id}")
-        async for key in self.redis.scan_iter("fitmesh:group:*", SCAN_BATCH, _type="hash"):
+        the live sessions they took part in (`servicekit.groupkeys`)."""
+        await self.redis.delete(groupkeys.taking_part(user_id))
+        pattern = f"{groupkeys.SESSION_PREFIX}*"
+        async for key in self.redis.scan_iter(pattern, SCAN_BATCH, _type="hash"):
             if await self.redis.hget(key, "owner_id") == user_id:
                 await self.redis.delete(key, f"{key}:conns", f"{key}:everyone", f"{key}:log")
             elif key.count(":") == 2:  # a session's own hash, not its `:conns`
