@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import redis.asyncio as aioredis
 import uvicorn
 from fastapi import FastAPI, Response
+
+from bench.tools import ratio
 
 KEY = "fitmesh:bench:bare"
 WHAT = (
@@ -55,6 +58,31 @@ async def store(redis_url: str, body: bytes) -> None:
         await redis.set(KEY, body)
     finally:
         await redis.aclose()
+
+
+def later_start(rounds: list[dict[str, Any]], first: float) -> float:
+    """Where a later round's ladder starts: half the first round's rate (every machine
+    holds that again a few minutes later), so a round costs a handful of steps."""
+    if not rounds:
+        return first
+    return max(first, float(rounds[0]["sustained_rps"]) / 2)
+
+
+def summary(rounds: list[dict[str, Any]], processes: int) -> dict[str, Any]:
+    """The reference over its rounds, climbed at different times of one run: the round
+    with the median sustained rate stands for it (of two middle ones, the higher: the
+    reference is never made easier to reach), and every round's rate is kept beside it,
+    so the spread a share inherits is read in the same place."""
+    ordered = sorted(rounds, key=lambda r: r["sustained_rps"])
+    rates = [r["sustained_rps"] for r in rounds]
+    return {
+        "app": WHAT.format(processes=processes),
+        **ordered[len(ordered) // 2],
+        "round_rates": rates,
+        # The highest round's rate over the lowest's: how far one round could be off.
+        "spread": ratio(max(rates), min(rates), 2),
+        "rounds": rounds,
+    }
 
 
 def main() -> None:

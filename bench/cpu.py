@@ -1,7 +1,9 @@
 """Gateway CPU per cached read against the bare app's CPU per request: the cached profile
-read at one fixed rate through both gateways, then the same requests at the same rate on
+read at one fixed rate through both gateways, and the same requests at the same rate on
 the bare app's processes; the CPU time each side's processes used (utime + stime from
-/proc) divided by the requests they answered. Then the gateways' load once more with py-spy
+/proc) divided by the requests they answered. The sides take turns (gateways, bare, bare,
+gateways), so a machine that drifts during the measure weighs on both alike; each side's
+figure is over all its rounds. Then the gateways' load once more with py-spy
 on one gateway: the share of its working samples in the audit log's code is what auditing
 costs a read (issue #16: auditing reads must not cost the hot path)."""
 
@@ -20,7 +22,8 @@ from bench.suite import Suite
 from bench.tools import oha, ratio
 
 RATE = 200.0  # well below what either side sustains on two cores
-SECONDS = 15.0
+SECONDS = 10.0  # a round; each side has two
+ORDER = ("gateway", "bare", "bare", "gateway")
 WARM_UP_SECONDS = 2.0
 AUDIT_CODE = ("gateway/audit.py", "servicekit/audit.py")
 
@@ -56,6 +59,7 @@ async def _side(
     served = step["requests"] - step["errors"]
     return {
         "processes": len(pids),
+        "ticks": ticks,
         "cpu_seconds": round(ticks / profile.TICKS, 2),
         "cores": round(ticks / profile.TICKS / elapsed, 3),
         "requests_served": served,
@@ -69,14 +73,18 @@ async def gateway_cpu(
 ) -> dict[str, Any]:
     path = read_path("profile", account.user_id)
     urls = [g.url + path for g in suite.gateways]
-    gateway = await _side([g.proc.pid for g in suite.gateways], urls, account, rate, seconds)
-    bare = await _side(
-        [b.proc.pid for b in suite.bare], [b.url + path for b in suite.bare], account, rate, seconds
-    )
+    sides = {
+        "gateway": ([g.proc.pid for g in suite.gateways], urls),
+        "bare": ([b.proc.pid for b in suite.bare], [b.url + path for b in suite.bare]),
+    }
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+    for name in ORDER:
+        rounds[name].append(await _side(*sides[name], account, rate, seconds))
+    gateway, bare = pooled(rounds["gateway"]), pooled(rounds["bare"])
     audit = await _audit_percent(suite, urls, account, rate, seconds)
     return {
         "read": "cached profile (GET /users/{id}) on both gateways; the same requests on the"
-        " bare app",
+        " bare app; the sides in turns (gateways, bare, bare, gateways)",
         "rate": rate,
         "seconds": seconds,
         "ratio_to_bare": ratio(gateway["ms_per_request"], bare["ms_per_request"]),
@@ -86,6 +94,21 @@ async def gateway_cpu(
         "audit_ms_per_request": _part(gateway["ms_per_request"], audit),
         "gateway": gateway,
         "bare": bare,
+    }
+
+
+def pooled(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """A side's figure over its rounds: all the CPU it used over all the requests it
+    answered, with each round's own figure beside it."""
+    ticks = sum(r["ticks"] for r in rounds)
+    served = sum(r["requests_served"] for r in rounds)
+    return {
+        "ms_per_request": ms_per_request(ticks, served),
+        "cpu_seconds": round(ticks / profile.TICKS, 2),
+        "requests_served": served,
+        "errors": sum(r["errors"] for r in rounds),
+        "round_ms_per_request": [r["ms_per_request"] for r in rounds],
+        "rounds": rounds,
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench import cpu, ladder, profile, report, webhooks
+from bench import bare, cpu, files, ladder, profile, report, tables, webhooks
 from bench.rest import combine
 from bench.tools import Load, percentile, ratio
 
@@ -203,6 +203,41 @@ def test_cpu_per_request_and_its_ratio_to_the_bare_app() -> None:
     assert ratio(gateway, bare) == 2.0
 
 
+def test_a_cpu_side_is_pooled_over_its_rounds_not_averaged() -> None:
+    ticks = profile.TICKS
+    rounds = [
+        {"ticks": ticks * 1, "requests_served": 1000, "errors": 0, "ms_per_request": 1.0},
+        {"ticks": ticks * 3, "requests_served": 1000, "errors": 2, "ms_per_request": 3.0},
+        {"ticks": ticks * 2, "requests_served": 2000, "errors": 0, "ms_per_request": 1.0},
+    ]
+    side = cpu.pooled(rounds)
+    assert side["ms_per_request"] == 1.5  # 6 s over 4,000 requests; the mean would say 1.67
+    assert (side["requests_served"], side["errors"]) == (4000, 2)
+    assert side["round_ms_per_request"] == [1.0, 3.0, 1.0]
+    assert cpu.ORDER.count("gateway") == cpu.ORDER.count("bare")
+    assert tuple(reversed(cpu.ORDER)) == cpu.ORDER  # in turns, so a drift weighs on both
+
+
+def test_the_bare_app_is_its_median_round_and_the_higher_middle_of_an_even_count() -> None:
+    def climb(rate: float) -> dict[str, Any]:
+        return {"sustained_rps": rate, "p99_ms": rate / 100, "steps": [{"rate": rate}]}
+
+    three = bare.summary([climb(2700), climb(4700), climb(3900)], processes=2)
+    assert three["sustained_rps"] == 3900
+    assert three["p99_ms"] == 39
+    assert three["round_rates"] == [2700, 4700, 3900]
+    assert three["spread"] == 1.74
+    assert "2 processes" in three["app"]
+    assert bare.summary([climb(2700), climb(4700)], processes=2)["sustained_rps"] == 4700
+    assert bare.summary([climb(3300)], processes=2)["spread"] == 1.0
+
+
+def test_later_bare_rounds_start_at_half_the_first_rate() -> None:
+    assert bare.later_start([], 100) == 100
+    assert bare.later_start([{"sustained_rps": 3900}], 100) == 1950
+    assert bare.later_start([{"sustained_rps": 150}], 100) == 100
+
+
 def test_cpu_counts_the_processes_and_their_children() -> None:
     parents = {10: 1, 11: 10, 12: 11, 20: 1, 21: 20, 30: 1}
     assert profile.descendants(parents, [10, 20]) == {10, 11, 12, 20, 21}
@@ -292,7 +327,7 @@ def _results() -> dict[str, Any]:
 
 
 def test_the_table_names_the_machine_and_what_each_row_compares() -> None:
-    text = report.table(_results())
+    text = tables.table(_results())
     assert "Test CPU (2 cores, 24.0 GiB)" in text
     rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()}
     cached = next(line for what, line in rows.items() if what.startswith("Cached profile"))
@@ -304,7 +339,7 @@ def test_the_table_names_the_machine_and_what_each_row_compares() -> None:
     mixed = next(line for what, line in rows.items() if what.startswith("REST mixed"))
     assert "**100 req/s = 8.3% of bare**, p50/p95/p99 2.5/5.0/10.0 ms at that rate" in mixed
     cpu_row = next(line for what, line in rows.items() if what.startswith("CPU per cached"))
-    assert "both at 200 req/s for 15 s" in cpu_row
+    assert "both at 200 req/s, 15 s rounds in turns" in cpu_row
     assert "**2.5 times the bare app's** (1.25 ms a request) | bare app 0.5 ms a request" in cpu_row
     same = next(line for what, line in rows.items() if what.startswith("Same uncached read"))
     assert "**75% of its throughput** (300 req/s" in same
@@ -320,7 +355,7 @@ def test_a_ladder_that_never_failed_says_so() -> None:
         "machine": MACHINE,
         "cached_reads": ladder.summary([_step(100), _step(120)]),
     }
-    text = report.table(results)
+    text = tables.table(results)
     assert "**>= 120 req/s**" in text
     assert "every step up to 120/s held" in text
     assert "bare app not measured" in text
@@ -328,19 +363,19 @@ def test_a_ladder_that_never_failed_says_so() -> None:
 
 def test_every_load_has_its_p50_p95_and_p99() -> None:
     results = _results()
-    text = report.loads_table(results)
+    text = tables.loads_table(results)
     header, _, *rows = text.splitlines()
     assert "p50 ms | p95 ms | p99 ms" in header
     steps = sum(len(results[k]["steps"]) for k in ("bare", "rest_mixed", "cached_reads"))
     assert len(rows) == steps + 2 + 4  # ladder steps, CPU's two sides, peer's four loads
     assert "| cached | 470/s open loop | 470.0 | 2.50 | 5.00 | 10.00 | 0 |" in rows
     assert "| peer, same work | grpc_gateway | 400.0 | 40.00 | 60.00 | 90.00 | 0 |" in rows
-    assert report.markdown(results).count("| Measure |") == 2
+    assert tables.markdown(results).count("| Measure |") == 2
 
 
 def test_headlines_are_written_first_in_the_json(tmp_path: Path) -> None:
     results = _results()
-    json_path, md_path, png_path = report.write(results, tmp_path)
+    json_path, md_path, png_path = files.write(results, tmp_path)
     document = json.loads(json_path.read_text())
     assert list(document)[: len(report.HEADLINES)] == list(report.HEADLINES)
     assert document["cached_reads.share_of_bare"] == 0.392
@@ -381,7 +416,7 @@ HEALTH = {
 
 def test_the_health_section_has_its_own_table_and_flat_headlines(tmp_path: Path) -> None:
     results = {**_results(), "health": HEALTH}
-    text = report.markdown(results)
+    text = tables.markdown(results)
     assert "### Health metrics" in text
     section = text.split("### Health metrics", 1)[1]
     rows = [line for line in section.splitlines() if line.startswith("| ")]
@@ -397,7 +432,7 @@ def test_the_health_section_has_its_own_table_and_flat_headlines(tmp_path: Path)
     # Two labelled figures, never a ratio of one to the other.
     assert not any(name.startswith("health.") for name in report.TARGETS)
     assert "faster" not in section
-    json_path, _, _ = report.write(results, tmp_path)
+    json_path, _, _ = files.write(results, tmp_path)
     document = json.loads(json_path.read_text())
     assert document["health.summary_uncached_p95_ms"] == 52.25
     assert document["health.summary_cached_p95_ms"] == 1.6
@@ -405,7 +440,7 @@ def test_the_health_section_has_its_own_table_and_flat_headlines(tmp_path: Path)
 
 
 def test_no_health_section_when_it_was_not_measured() -> None:
-    assert "### Health metrics" not in report.markdown(_results())
+    assert "### Health metrics" not in tables.markdown(_results())
 
 
 def test_webhook_figures_pool_every_round_of_a_side() -> None:
