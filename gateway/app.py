@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from gateway import errors
 from gateway.admission import Admitter
@@ -53,6 +54,12 @@ Creating writes accept an `Idempotency-Key` header.
 MAX_BODY = 64 * 1024
 # A batch of 1,000 health samples.
 MAX_BATCH_BODY = 512 * 1024
+UNTRACED: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,  # Prometheus has the gateway's metrics
+    "logs": False,
+    "operation_spans": False,
+}
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -135,6 +142,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await redis.aclose()
             await stream_redis.aclose()
 
+    traced = tracing.configure("gateway", settings.otel_exporter_otlp_endpoint) or tracing.enabled()
     app = FastAPI(
         title="fitmesh",
         version="1.0.0",
@@ -142,9 +150,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
+        # Untraced, FastAPI's own telemetry is off outright rather than asking the
+        # OpenTelemetry providers whether it is on, on every request; traced, the
+        # instrumentation below makes the spans and FastAPI's stands aside for it.
+        telemetry=None if traced else UNTRACED,
     )
     errors.install(app)
-    if tracing.configure("gateway", settings.otel_exporter_otlp_endpoint) or tracing.enabled():
+    if traced:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")
