@@ -24,7 +24,8 @@ async def growth(suite: Suite, account: Account, seconds: float) -> dict[str, An
     replica = suite.activity[0].address
     have, levels = 1, list[dict[str, Any]]()
     for level in LEVELS:
-        await seed.grow(suite.mongo.url, account.user_id, template, level - have)
+        # The template is one of them; those grown go back from it, two hours apart.
+        await seed.grow(suite.mongo.url, account.user_id, template, level - have, have - 1)
         have = level
         who = {"user_id": account.user_id}
         stats = await ghz(replica, GET_STATISTICS, who, seconds, concurrency=2)

@@ -91,18 +91,24 @@ def _check(reply: httpx.Response) -> None:
         raise RuntimeError(f"{reply.request.method} {reply.request.url}: {reply.text}")
 
 
-async def grow(mongo_url: str, user_id: str, template: dict[str, Any], count: int) -> None:
+async def grow(
+    mongo_url: str, user_id: str, template: dict[str, Any], count: int, grown: int = 0
+) -> None:
     """Add `count` completed workouts to a user, copied from one the service stored, two
     hours apart going back, and add them to the read model with the activity service's
-    own bulk load: workouts in batches, then each batch's totals and weeks."""
+    own bulk load: workouts in batches, then each batch's totals and weeks.
+
+    `grown`: how many an earlier call added; these go on back from the oldest of those,
+    so every week holds 84 however often the history grows (starting again from the
+    template would put another 84 in each of the newest weeks every time)."""
     store = ActivityStore(mongo_url, "fitmesh")
     base = template["start_time"] - dt.timedelta(hours=1)
     try:
         # Batches stay modest: FerretDB 1.24 stopped answering one bulk of ~1,000 upserts
         # into a collection that already held some of the keys.
-        for offset in range(0, count, 500):
+        for offset in range(grown, grown + count, 500):
             batch = []
-            for n in range(offset, min(count, offset + 500)):
+            for n in range(offset, min(grown + count, offset + 500)):
                 workout_id = uuid.uuid4().hex
                 began = rules.to_millis(base - dt.timedelta(hours=2 * n))
                 batch.append(

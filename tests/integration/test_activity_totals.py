@@ -139,3 +139,24 @@ async def test_a_workout_waiting_for_its_score_is_listed_not_counted(
     assert totals is not None
     assert week is not None
     assert totals["total_workouts"] == week["total_workouts"] == 2
+
+
+async def test_buckets_holding_workouts_as_documents_still_answer(
+    store: Store, this_week: str
+) -> None:
+    """Buckets written before entries were packed keep plain documents until a rebuild:
+    a page lists them beside packed ones, and a retry finds them counted."""
+    user = uuid.uuid4().hex
+    old = workout(this_week, user, "w1")
+    assert await history.count_once(store, old)
+    plain = {k: v for k, v in old.items() if k not in ("_id", "user_id")}
+    await store.update_bucket(user, this_week, {"$set": {"w.w1": plain}})
+    new = workout(this_week, user, "w2", day=2)
+    assert await history.count_once(store, new)
+    assert not await history.count_once(store, old)  # a retry: counted already
+    listed = await history.page(store, history.Query(user_id=user, limit=10))
+    assert listed == [new, old]  # each as stored, the packed one and the plain one
+    totals, week = await history.totals_of(store, user, this_week)
+    assert totals is not None
+    assert week is not None
+    assert totals["total_workouts"] == week["total_workouts"] == 2
