@@ -110,12 +110,12 @@ class CacheRead:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """The limits applied, in order (the first refusal stops the rest), and the cached
-    answer when every limit allowed the request and one was asked for, with the cache
-    generation it was read in and the entry's version (None when Redis did not answer:
-    nothing is to be stored)."""
+    """The verdict the RateLimit headers describe (the first refusal, as the first refusal
+    stops the rest; else the last limit's), and the cached answer when every limit allowed
+    the request and one was asked for, with the cache generation it was read in and the
+    entry's version (None when Redis did not answer: nothing is to be stored)."""
 
-    verdicts: tuple[Verdict, ...]
+    shown: Verdict | None
     cached: bytes | None = None
     generation: str | None = None
     version: str | None = None
@@ -126,15 +126,6 @@ class Admission:
         if self.generation is None or self.version is None:
             return None
         return Seen(self.generation, self.version)
-
-    @property
-    def refused(self) -> Verdict | None:
-        return next((v for v in self.verdicts if not v.allowed), None)
-
-    @property
-    def shown(self) -> Verdict | None:
-        """The verdict the RateLimit headers describe: a refusal, or the last limit."""
-        return self.refused or (self.verdicts[-1] if self.verdicts else None)
 
 
 class Admitter:
@@ -181,32 +172,36 @@ class Admitter:
         if owed:
             self.debt.settle(owed)
         *windows, cached, generation, version = reply
-        verdicts = tuple(
-            Verdict.from_window(
-                limit.rule.item,
-                bool(allowed),
-                int(previous),
-                max(0, int(previous_ttl)) / 1000,
-                int(current),
-                max(0, int(current_ttl)) / 1000,
-            )
-            for limit, (allowed, previous, previous_ttl, current, current_ttl) in zip(
-                limits, windows, strict=False
-            )
-        )
-        return Admission(verdicts, cached or None, _text(generation), _text(version))
+        return Admission(_shown(limits, windows), cached or None, _text(generation), _text(version))
 
-    async def _local(self, limits: list[Limit]) -> tuple[Verdict, ...]:
-        verdicts: list[Verdict] = []
+    async def _local(self, limits: list[Limit]) -> Verdict | None:
+        verdict = None
         for limit in limits:
             item = limit.rule.item
             allowed = await self.local.hit(item, limit.identity)
             stats = await self.local.get_window_stats(item, limit.identity)
             reset = max(0, math.ceil(stats.reset_time - time.time()))
-            verdicts.append(Verdict(allowed, item.amount, max(0, stats.remaining), reset))
+            verdict = Verdict(allowed, item.amount, max(0, stats.remaining), reset)
             if not allowed:
                 break
-        return tuple(verdicts)
+        return verdict
+
+
+def _shown(limits: list[Limit], windows: list[list[int]]) -> Verdict | None:
+    """The verdict of the first window the script refused (it counts no further), else of
+    the last: the one whose figures the headers show, worked out alone."""
+    at = next((n for n, window in enumerate(windows) if not window[0]), len(windows) - 1)
+    if at < 0:
+        return None
+    allowed, previous, previous_ttl, current, current_ttl = windows[at]
+    return Verdict.from_window(
+        limits[at].rule.item,
+        bool(allowed),
+        int(previous),
+        max(0, int(previous_ttl)) / 1000,
+        int(current),
+        max(0, int(current_ttl)) / 1000,
+    )
 
 
 def _text(value: bytes | str | None) -> str | None:

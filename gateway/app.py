@@ -15,7 +15,7 @@ from gateway import errors
 from gateway.admission import Admitter
 from gateway.audit import Auditor
 from gateway.auth import Verifier
-from gateway.cache import Cache, Restarts, redis_breaker
+from gateway.cache import Cache, PackedConnection, Restarts, redis_breaker
 from gateway.clients import Clients
 from gateway.groups import GroupSessions
 from gateway.hub import Hub
@@ -75,6 +75,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.redis_url,
             socket_connect_timeout=settings.redis_timeout_seconds,
             redis_connect_func=Restarts().on_connect,
+            connection_class=PackedConnection,
         )
         breaker = redis_breaker(
             settings.breaker_failures,
@@ -160,6 +161,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")
+    # Matched first, on every request: the cached reads (they take no body).
+    for reads in (users.reads, workouts.reads, health.reads):
+        app.include_router(reads, prefix="/api/v1", responses=errors.RESPONSES)
     # FastAPI's body limit, on the routers: there its refusals reach the problem handlers.
     for api in (
         users.router,

@@ -22,16 +22,18 @@ A put that fails, or a read, leaves nothing stale: nothing is owed for it alone.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pybreaker
 import redis.asyncio as aioredis
 import structlog
 from prometheus_client import Counter
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.connection import AbstractConnection, Connection
+from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
@@ -48,6 +50,14 @@ from servicekit.cachekeys import (
 T = TypeVar("T")
 log = structlog.get_logger("cache")
 LOOKUPS = Counter("gateway_cache_requests_total", "Cache lookups.", ["kind", "result"])
+
+
+@functools.cache
+def looked_up(kind: str, hit: bool) -> Any:
+    """The lookups' counter of a kind and result, found once (a few kinds), not per read."""
+    return LOOKUPS.labels(kind, "hit" if hit else "miss")
+
+
 BUMPS = Counter(
     "gateway_cache_generation_bumps_total",
     "Cache generations moved on: owed (a failed forget, Redis away) or Redis restarted.",
@@ -110,6 +120,18 @@ class Debt:
 
     async def due(self) -> None:
         await self._due.wait()
+
+
+class PackedConnection(Connection):
+    """The request path's connection: commands packed by hiredis, in C (redis-py's sync
+    client's packer), not argument by argument in Python as the asyncio connection does;
+    the admission script sends a dozen arguments on every request."""
+
+    _packer = HiredisRespSerializer()
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        packed: list[bytes] = self._packer.pack(*args)
+        return packed
 
 
 class Restarts:

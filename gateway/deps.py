@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from gateway import context
 from gateway.admission import Admission, CacheRead, Limit
-from gateway.cache import LOOKUPS
+from gateway.cache import looked_up
 from gateway.errors import ApiError, forbidden, unauthorized
 from gateway.state import Services
 
@@ -142,7 +142,7 @@ class CachedRead:
         """The cached bytes as they are, or the loaded answer, cached (for the lifetime the
         settings give this kind, in the generation the read found) as the bytes sent."""
         body, seen = self.admission.cached, self.admission.seen
-        LOOKUPS.labels(self.kind, "hit" if body is not None else "miss").inc()
+        looked_up(self.kind, body is not None).inc()
         if body is None:
             body = (await load()).model_dump_json().encode()
             if seen is not None:  # else Redis did not answer the read
