@@ -25,6 +25,7 @@ from bench import (
     growth,
     health,
     ladder,
+    opcodes,
     profile,
     report,
     rest,
@@ -52,6 +53,7 @@ SECTIONS = (
     "cached",
     "bare",
     "cpu",
+    "opcodes",
     "websocket",
     "health",
     "growth",
@@ -133,6 +135,8 @@ class Bench:
             # A rate both sides hold: the cached reads' sustained rate when that is lower.
             held = results.get("cached_reads", {}).get("sustained_rps") or a.cpu_rate
             return await cpu.gateway_cpu(s, self.reader, min(a.cpu_rate, held), a.cpu_seconds)
+        if name == "opcodes":
+            return await opcodes.opcodes(s, self.reader)
         if name == "websocket":
             urls = [g.url for g in s.gateways]
             return await fanout.fanout(urls, self.members, a.sessions, a.messages, a.ws_seconds)

@@ -22,6 +22,7 @@ HEADLINES = (
     "cached_reads.sustained_rps",
     "cached_reads.share_of_bare",
     "gateway_cpu.ratio_to_bare",
+    "opcodes.profile_ratio_to_bare",
     "growth.list_ratio",
     "peer.same_work_share",
     "gateway_overhead.p50_added_ms",

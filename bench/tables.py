@@ -61,6 +61,18 @@ def _cpu_rounds(side: dict[str, Any]) -> str:
     return f" (rounds: {', '.join(f'{ms}' for ms in rounds)})" if rounds else ""
 
 
+def _opcodes_row(o: dict[str, Any]) -> str:
+    profile, statistics = o["profile"], o["statistics"]
+    return _row(
+        "Python bytecode instructions per cached read (opcode tracing, the same on any"
+        " machine): the gateway app vs the bare app, each in a process of its own",
+        f"**profile {profile['gateway']['per_request']:,}, {profile['ratio_to_bare']} times the"
+        f" bare app's**; statistics {statistics['gateway']['per_request']:,}"
+        f" ({statistics['ratio_to_bare']} times)",
+        f"bare app {profile['bare']['per_request']:,} a request",
+    )
+
+
 def _audit_part(cpu: dict[str, Any]) -> str:
     """What of a cached read's CPU the audit log's code took (runs before it was measured
     have no figure)."""
@@ -111,6 +123,8 @@ def table(results: dict[str, Any]) -> str:
                 f"bare app {c['bare_ms_per_request']} ms a request{_cpu_rounds(c['bare'])}",
             )
         )
+    if o := results.get("opcodes"):
+        lines.append(_opcodes_row(o))
     if p := results.get("peer"):
         same, cached = p["same_work"], p["cached_read"]
         lines.append(

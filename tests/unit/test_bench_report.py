@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench import bare, cpu, files, ladder, profile, report, tables, webhooks
+from bench import bare, cpu, files, ladder, opcodes, profile, report, tables, webhooks
 from bench.rest import combine
 from bench.tools import Load, percentile, ratio
 
@@ -87,6 +87,7 @@ def test_every_headline_is_a_top_level_key_even_when_not_measured() -> None:
         "cached_reads.sustained_rps",
         "cached_reads.share_of_bare",
         "gateway_cpu.ratio_to_bare",
+        "opcodes.profile_ratio_to_bare",
         "growth.list_ratio",
         "peer.same_work_share",
         "gateway_overhead.p50_added_ms",
@@ -456,3 +457,29 @@ def test_webhook_figures_pool_every_round_of_a_side() -> None:
     assert figures["per_round_p99_ms"] == [13.0, 50.0]
     assert figures["per_receiver_p99_ms"] == [50.0, 20.0]  # each receiver over both rounds
     assert figures["deliveries_per_second"] == 1.5
+
+
+def test_instructions_are_counted_by_the_package_they_run_in() -> None:
+    site = "/x/.venv/lib/python3.11/site-packages/fastapi/routing.py"
+    assert opcodes._package(site) == "fastapi"
+    assert opcodes._package(opcodes.ROOT + "gateway/deps.py") == "gateway"
+    assert opcodes._package("<string>") == "generated"  # dataclasses' __init__
+    assert opcodes._package("/usr/lib/python3.11/asyncio/timeouts.py") == "stdlib"
+
+
+def test_the_table_gives_the_instructions_of_each_cached_read() -> None:
+    def side(n: int) -> dict[str, Any]:
+        return {"per_request": n, "by_package": {}, "statuses": {"200": 200}}
+
+    found = {
+        "profile": {"gateway": side(10605), "bare": side(5813), "ratio_to_bare": 1.824},
+        "statistics": {"gateway": side(11472), "bare": side(5813), "ratio_to_bare": 2.021},
+    }
+    results = {
+        "started_at": "2026-12-01T00:00:00Z",
+        "machine": _results()["machine"],
+        "opcodes": found,
+    }
+    text = tables.table(results)
+    assert "**profile 10,605, 1.824 times the bare app's**; statistics 11,472" in text
+    assert "bare app 5,813 a request" in text
