@@ -167,9 +167,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # FastAPI's body limit, on the routers: there its refusals reach the problem handlers.
     for api in (
         users.router,
+        workouts.router,  # before the rarer: workout starts and ends are most of the writes
         sessions.router,
         account.router,
-        workouts.router,
         groups.router,
         audit.router,
         web.router,
