@@ -18,10 +18,13 @@ from servicekit.events import MalformedEvent
 USER, OTHER = str(uuid.uuid4()), str(uuid.uuid4())
 AT = 1_767_225_600_123_456
 ROUTERS = (
+    users.reads,
     users.router,
     sessions.router,
     groups.router,
+    workouts.reads,
     workouts.router,
+    health.reads,
     health.router,
     imports.router,
     account.router,
