@@ -22,6 +22,6 @@ lint: setup  ## ruff, mypy and buf
 proto: setup  ## regenerate Python code and typed stubs from protos/
 	$(UV) python scripts/protogen.py
 
-bench:  ## measure the suite under load (~15 min): bench/results/<time>.{json,md,png} and the README table
+bench:  ## measure the suite under load (~25 min): bench/results/<time>.{json,md,png} and the README table
 	@bash scripts/setup.sh bench
 	$(UV) python -m bench $(BENCH_ARGS)
