@@ -28,12 +28,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import hiredis
 import pybreaker
 import redis.asyncio as aioredis
 import structlog
 from prometheus_client import Counter
 from redis.asyncio.connection import AbstractConnection, Connection
-from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
@@ -123,15 +123,15 @@ class Debt:
 
 
 class PackedConnection(Connection):
-    """The request path's connection: commands packed by hiredis, in C (redis-py's sync
-    client's packer), not argument by argument in Python as the asyncio connection does;
-    the admission script sends a dozen arguments on every request."""
-
-    _packer = HiredisRespSerializer()
+    """The request path's connection: commands packed by hiredis, in C, not argument by
+    argument in Python as the asyncio connection does (the admission script sends a dozen
+    arguments on every request). The arguments are str, bytes and numbers, which hiredis
+    packs as redis-py would."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
-        packed: list[bytes] = self._packer.pack(*args)
-        return packed
+        if isinstance(args[0], str) and " " in args[0]:  # "SCRIPT LOAD": one word each
+            args = (*args[0].split(), *args[1:])
+        return [hiredis.pack_command(args)]
 
 
 class Restarts:
