@@ -7,11 +7,12 @@ so they are answered here, on the connection, and the connection is closed."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import structlog
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from gateway.middleware import new_request_id
 
 log = structlog.get_logger("http")
 # Request line and headers, as nginx's default large_client_header_buffers (4 x 8 KiB)
@@ -59,7 +60,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self._refuse(400, "Bad Request", "the request is not valid HTTP/1.1")
 
     def _refuse(self, status: int, title: str, detail: str) -> None:
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         log.warning("http_refused", status=status, detail=detail, request_id=request_id)
         body = json.dumps(
             {
