@@ -25,6 +25,7 @@ from bench import bare
 from bench.rest import read_path
 from bench.seed import Account
 from bench.suite import Suite
+from bench.tools import ratio
 from gateway.app import create_app as gateway_app
 from servicekit.logs import configure_logging
 
@@ -125,12 +126,7 @@ async def count(app: Any, path: str, token: str) -> dict[str, Any]:
 
 async def opcodes(suite: Suite, account: Account) -> dict[str, Any]:
     """Each read on the gateway app and on the bare app, and their ratios."""
-    env = {
-        **os.environ,
-        **suite.env,
-        **{f"{name.upper()}_SERVICE_ADDRS": _addrs(suite, name) for name in ("user", "activity")},
-        "SCORING_SERVICE_ADDRS": _addrs(suite, "scoring"),
-    }
+    env = {**os.environ, **suite.gateway_env}
     token = account.headers["Authorization"].removeprefix("Bearer ")
     found: dict[str, Any] = {}
     for read in READS:
@@ -138,9 +134,7 @@ async def opcodes(suite: Suite, account: Account) -> dict[str, Any]:
         sides = {side: await _counted(side, path, token, env) for side in ("gateway", "bare")}
         found[read] = {
             **sides,
-            "ratio_to_bare": round(
-                sides["gateway"]["per_request"] / sides["bare"]["per_request"], 3
-            ),
+            "ratio_to_bare": ratio(sides["gateway"]["per_request"], sides["bare"]["per_request"]),
         }
     return {
         "what": "Python bytecode instructions executed per request (opcode tracing), the app"
@@ -149,11 +143,6 @@ async def opcodes(suite: Suite, account: Account) -> dict[str, Any]:
         **found,
         "profile_ratio_to_bare": found["profile"]["ratio_to_bare"],
     }
-
-
-def _addrs(suite: Suite, name: str) -> str:
-    processes = getattr(suite, name)
-    return ",".join(p.address for p in processes)
 
 
 async def _counted(side: str, path: str, token: str, env: dict[str, str]) -> dict[str, Any]:

@@ -50,6 +50,8 @@ class Suite:
     scoring: list[services.ServiceProcess] = field(default_factory=list)
     gateways: list[services.HttpProcess] = field(default_factory=list)
     bare: list[services.HttpProcess] = field(default_factory=list)
+    # What the gateways run with: the suite's settings and every replica's address.
+    gateway_env: dict[str, str] = field(default_factory=dict)
     peer_url: str = ""
 
 
@@ -111,13 +113,13 @@ async def running(log_level: str) -> AsyncIterator[Suite]:
             backends = {**env, "SCORING_SERVICE_ADDRS": _addrs(suite.scoring)}
             suite.user = await _replicas("user_service", backends)
             suite.activity = await _replicas("activity_service", backends)
-            gateway_env = {
+            suite.gateway_env = {
                 **backends,
                 "USER_SERVICE_ADDRS": _addrs(suite.user),
                 "ACTIVITY_SERVICE_ADDRS": _addrs(suite.activity),
             }
             for _ in range(REPLICAS):
-                suite.gateways.append(await services.start_http("gateway", gateway_env))
+                suite.gateways.append(await services.start_http("gateway", suite.gateway_env))
             bare_env = {"REDIS_URL": redis.url}
             for _ in suite.gateways:
                 suite.bare.append(await services.start_http("bench.bare", bare_env))
